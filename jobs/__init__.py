@@ -1,0 +1,1 @@
+"""gapcast: jobs."""
