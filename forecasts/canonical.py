@@ -1,0 +1,328 @@
+"""The canonical score format (CSV or JSON) that users load: parsing, validation and merging.
+
+CSV columns: `model`, `organization`, `release_date` (YYYY-MM-DD), `access` (`open`|`closed`),
+`benchmark` (a benchmark id), `score`, and optional `stderr` and `source`. JSON: a list of objects with
+the same keys. A file is accepted whole or not at all: `validate` collects every problem, each naming
+its line (CSV) or record (JSON) and field, and raises `InvalidInput`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from dataclasses import dataclass, field, replace
+from datetime import date
+from typing import Any
+
+from forecasts.model import Access, Dataset, Model, Score
+from forecasts.names import NameIndex, canonical_id
+
+REQUIRED = ("model", "organization", "release_date", "access", "benchmark", "score")
+OPTIONAL = ("stderr", "source")
+MAX_PROBLEMS = 100  # problems reported per file; the rest are counted
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an input: where (e.g. `line 4`), which field, and what."""
+
+    where: str
+    field: str | None
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}, field '{self.field}': {self.message}" if self.field else \
+            f"{self.where}: {self.message}"
+
+
+class InvalidInput(ValueError):
+    """An input rejected as a whole; `problems` lists what is wrong, record by record."""
+
+    def __init__(self, problems: list[Problem], origin: str = "input") -> None:
+        self.problems = problems
+        self.origin = origin
+        super().__init__(f"{origin}: {len(problems)} problem(s); first: {problems[0]}")
+
+
+@dataclass(frozen=True)
+class RawRecord:
+    """An unvalidated record with its location in the input."""
+
+    where: str
+    fields: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Row:
+    """A validated canonical record, with its model resolved to a canonical id."""
+
+    where: str
+    model_id: str
+    model_name: str
+    organization: str
+    release_date: date
+    access: Access
+    benchmark: str
+    score: float
+    stderr: float | None
+    source: str
+
+
+@dataclass
+class MergeStats:
+    """What a merge changed: scores new/changed/unchanged, models added."""
+
+    new_scores: int = 0
+    changed_scores: int = 0
+    unchanged_scores: int = 0
+    new_models: list[str] = field(default_factory=list)
+
+    @property
+    def accepted(self) -> int:
+        return self.new_scores + self.changed_scores + self.unchanged_scores
+
+
+# --- parsing ---------------------------------------------------------------------------------------
+
+
+def parse(data: bytes, fmt: str | None = None, origin: str = "input") -> list[RawRecord]:
+    """Decode `data` as canonical CSV or JSON (`fmt` None: sniffed). Raises InvalidInput."""
+    def fail(msg: str) -> InvalidInput:
+        return InvalidInput([Problem("file", None, msg)], origin)
+
+    if not data.strip():
+        raise fail("the file is empty")
+    if b"\x00" in data[:4096]:
+        raise fail("this is a binary file, not CSV or JSON text")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise fail(f"not UTF-8 text (byte {exc.start})") from None
+    if fmt is None:
+        fmt = "json" if text.lstrip()[:1] in "[{" else "csv"
+    if fmt == "json":
+        return _parse_json(text, origin)
+    if fmt == "csv":
+        return _parse_csv(text, origin)
+    raise fail(f"unknown format {fmt!r} (expected csv or json)")
+
+
+def _parse_csv(text: str, origin: str) -> list[RawRecord]:
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        header = []
+    _check_columns(header, "header", origin)
+    records = []
+    try:
+        for row in reader:
+            where = f"line {reader.line_num}"
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) != len(header):
+                raise InvalidInput([Problem(where, None,
+                                            f"has {len(row)} fields, the header has {len(header)}")], origin)
+            records.append(RawRecord(where, dict(zip(header, row, strict=True))))
+    except csv.Error as exc:
+        raise InvalidInput([Problem(f"line {reader.line_num}", None, f"malformed CSV: {exc}")], origin) from None
+    if not records:
+        raise InvalidInput([Problem("file", None, "no data rows after the header")], origin)
+    return records
+
+
+def _parse_json(text: str, origin: str) -> list[RawRecord]:
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput([Problem(f"line {exc.lineno}", None, f"invalid JSON: {exc.msg}")], origin) from None
+    if not isinstance(doc, list):
+        raise InvalidInput([Problem("file", None, "expected a JSON list of score records")], origin)
+    if not doc:
+        raise InvalidInput([Problem("file", None, "the list of records is empty")], origin)
+    records = []
+    for i, item in enumerate(doc, start=1):
+        where = f"record {i}"
+        if not isinstance(item, dict):
+            raise InvalidInput([Problem(where, None, "expected an object")], origin)
+        _check_columns(list(item), where, origin)
+        records.append(RawRecord(where, item))
+    return records
+
+
+def _check_columns(names: list[str], where: str, origin: str) -> None:
+    missing = [c for c in REQUIRED if c not in names]
+    unknown = [c for c in names if c not in REQUIRED + OPTIONAL]
+    problems = []
+    if missing:
+        problems.append(Problem(where, None, f"missing column(s) {', '.join(missing)}"))
+    if unknown:
+        problems.append(Problem(where, None, f"unknown column(s) {', '.join(unknown)} "
+                                f"(expected {', '.join(REQUIRED + OPTIONAL)})"))
+    if len(set(names)) != len(names):
+        problems.append(Problem(where, None, "a column appears twice"))
+    if problems:
+        raise InvalidInput(problems, origin)
+
+
+# --- validation -----------------------------------------------------------------------------------
+
+
+def validate(records: list[RawRecord], data: Dataset, today: date, origin: str = "input") -> list[Row]:
+    """Check every record against the stored `data`; returns rows or raises InvalidInput with all problems.
+
+    Models are resolved by id or any alias; a model new to the store gets a canonical id. A record
+    whose release date or access conflicts with the stored model, or with an earlier record of the
+    same model, is a problem; so is a second score for the same model and benchmark.
+    """
+    index = NameIndex()
+    for m in data.models.values():
+        index.add(m.id, m.id, m.name, *m.aliases)
+    problems: list[Problem] = []
+    rows: list[Row] = []
+    seen_model: dict[str, Row] = {}
+    seen_pair: dict[tuple[str, str], str] = {}
+    for rec in records:
+        row = _validate_record(rec, data, today, index, problems)
+        if row is None:
+            continue
+        first = seen_model.setdefault(row.model_id, row)
+        for fld in ("release_date", "access"):
+            if getattr(first, fld) != getattr(row, fld):
+                problems.append(Problem(rec.where, fld, f"{_text(getattr(row, fld))} conflicts with "
+                                        f"{_text(getattr(first, fld))} given for {row.model_name!r} on "
+                                        f"{first.where}"))
+        pair = (row.benchmark, row.model_id)
+        if pair in seen_pair:
+            problems.append(Problem(rec.where, None, f"duplicate score for {row.model_name!r} on "
+                                    f"{row.benchmark} (already on {seen_pair[pair]})"))
+        seen_pair.setdefault(pair, rec.where)
+        rows.append(row)
+    if problems:
+        extra = len(problems) - MAX_PROBLEMS
+        shown = problems[:MAX_PROBLEMS]
+        if extra > 0:
+            shown.append(Problem("file", None, f"... and {extra} more problem(s)"))
+        raise InvalidInput(shown, origin)
+    return rows
+
+
+def _validate_record(rec: RawRecord, data: Dataset, today: date, index: NameIndex,
+                     problems: list[Problem]) -> Row | None:
+    f, where = rec.fields, rec.where
+    start = len(problems)
+
+    def bad(fld: str, msg: str) -> None:
+        problems.append(Problem(where, fld, msg))
+
+    name = _str(f.get("model"))
+    if not name:
+        bad("model", "is empty")
+    org = _str(f.get("organization"))
+    release = _date(f.get("release_date"), today, lambda m: bad("release_date", m))
+    access_raw = _str(f.get("access")).lower()
+    access = Access(access_raw) if access_raw in {a.value for a in Access} else None
+    if access is None:
+        bad("access", f"{_str(f.get('access'))!r} is not 'open' or 'closed'")
+    bench_id = _str(f.get("benchmark"))
+    bench = data.benchmarks.get(bench_id)
+    if bench is None:
+        bad("benchmark", f"unknown benchmark {bench_id!r} (see `gapcast benchmarks` for the ids)")
+    score = _number(f.get("score"), lambda m: bad("score", m), required=True)
+    if score is not None and bench is not None and not bench.in_range(score):
+        bad("score", f"{score:g} is outside {bench.id}'s range {_range(bench.min, bench.max)}")
+    stderr = _number(f.get("stderr"), lambda m: bad("stderr", m), required=False)
+    if stderr is not None and stderr < 0:
+        bad("stderr", f"{stderr:g} is negative")
+    model_id = index.resolve(name) if name else None
+    stored = data.models.get(model_id) if model_id else None
+    if stored and release and stored.release_date != release:
+        bad("release_date", f"{release} conflicts with the stored release date {stored.release_date} "
+                            f"of {stored.id!r}")
+    if stored and access and stored.access is not access:
+        bad("access", f"{access.value!r} conflicts with the stored access {stored.access.value!r} "
+                      f"of {stored.id!r}")
+    if len(problems) > start or release is None or access is None or score is None:
+        return None
+    return Row(where, model_id or canonical_id(name), name, org or (stored.organization if stored else ""),
+               release, access, bench_id, score, stderr, _str(f.get("source")))
+
+
+def merge(data: Dataset, rows: list[Row], origin: str, retrieved_at: str) -> tuple[Dataset, MergeStats]:
+    """A new dataset: `data` plus `rows` (new models added, aliases extended, scores upserted)."""
+    out = Dataset(dict(data.models), dict(data.benchmarks), dict(data.scores))
+    stats = MergeStats()
+    for row in rows:
+        model = out.models.get(row.model_id)
+        if model is None:
+            model = Model(row.model_id, row.model_name, row.organization, row.release_date, row.access,
+                          None, tuple(sorted({row.model_id, row.model_name})))
+            stats.new_models.append(row.model_id)
+        elif row.model_name not in model.aliases:
+            model = replace(model, aliases=tuple(sorted({*model.aliases, row.model_name})))
+        out.models[row.model_id] = model
+        score = Score(row.model_id, row.benchmark, row.score, row.stderr,
+                      row.source or f"{origin}#{row.where}", retrieved_at)
+        old = out.scores.get((row.benchmark, row.model_id))
+        if old is None:
+            stats.new_scores += 1
+        elif (old.value, old.stderr) != (score.value, score.stderr):
+            stats.changed_scores += 1
+        else:
+            stats.unchanged_scores += 1
+            continue  # keep the original provenance of an unchanged score
+        out.scores[(row.benchmark, row.model_id)] = score
+    return out, stats
+
+
+# --- field helpers ---------------------------------------------------------------------------------
+
+
+def _str(v: Any) -> str:
+    return "" if v is None else str(v).strip()
+
+
+def _date(v: Any, today: date, bad: Any) -> date | None:
+    raw = _str(v)
+    try:
+        d = date.fromisoformat(raw)
+    except ValueError:
+        bad(f"{raw!r} is not a date YYYY-MM-DD" if raw else "is empty")
+        return None
+    if len(raw) != 10:
+        bad(f"{raw!r} is not a date YYYY-MM-DD")
+        return None
+    if d > today:
+        bad(f"{raw} is in the future")
+        return None
+    return d
+
+
+def _number(v: Any, bad: Any, *, required: bool) -> float | None:
+    if isinstance(v, bool):
+        bad(f"{v!r} is not a number")
+        return None
+    raw = _str(v)
+    if not raw:
+        if required:
+            bad("is empty")
+        return None
+    try:
+        x = float(raw)
+    except ValueError:
+        bad(f"{raw!r} is not a number")
+        return None
+    if not math.isfinite(x):
+        bad(f"{raw!r} is not a finite number")
+        return None
+    return x
+
+
+def _range(lo: float | None, hi: float | None) -> str:
+    return f"[{'-inf' if lo is None else f'{lo:g}'}, {'inf' if hi is None else f'{hi:g}'}]"
+
+
+def _text(v: Any) -> str:
+    return v.value if isinstance(v, Access) else str(v)

@@ -1,0 +1,90 @@
+"""Every Redis key gapcast uses, built in one place: `gapcast:<entity>:<id>[:<facet>]`.
+
+Nothing outside this module spells a key. Lifetimes:
+
+- permanent: `generation`, `generation_seq`, `generations` (capped by trimming), `raw:<source>` (list
+  capped at `GAPCAST_RAW_HISTORY`).
+- per generation (`gen:<g>:...`): written with a TTL while a refresh is in progress (so a crashed
+  refresh leaves nothing that lives on), made permanent when the generation is switched in, and given a
+  TTL again (`GAPCAST_GENERATION_RETAIN_S`) when a newer generation replaces it.
+- locks: `lock:<name>`, always with an expiry.
+"""
+
+from __future__ import annotations
+
+APP = "gapcast"
+
+
+def generation() -> str:
+    """String: the id of the current generation (absent before the first load)."""
+    return f"{APP}:generation"
+
+
+def generation_seq() -> str:
+    """String (integer counter): the last generation id handed out, via INCR."""
+    return f"{APP}:generation_seq"
+
+
+def generations() -> str:
+    """Sorted set: committed generation ids, scored by commit time (Unix seconds); trimmed to the last 50."""
+    return f"{APP}:generations"
+
+
+def gen_keys(gen: str) -> str:
+    """Set: every key that belongs to generation `gen` (used to switch its TTLs as one)."""
+    return f"{APP}:gen:{gen}:keys"
+
+
+def gen_meta(gen: str) -> str:
+    """Hash: facts about generation `gen` (created_at, as_of, parent, reason, counts)."""
+    return f"{APP}:gen:{gen}:meta"
+
+
+def gen_models(gen: str) -> str:
+    """Hash: model id -> canonical model JSON, in generation `gen`."""
+    return f"{APP}:gen:{gen}:models"
+
+
+def gen_benchmarks(gen: str) -> str:
+    """Hash: benchmark id -> benchmark JSON, in generation `gen`."""
+    return f"{APP}:gen:{gen}:benchmarks"
+
+
+def gen_scores(gen: str, benchmark: str) -> str:
+    """Hash: model id -> score JSON (value, stderr, source, retrieved_at) on `benchmark`, in `gen`."""
+    return f"{APP}:gen:{gen}:scores:{benchmark}"
+
+
+def gen_benchmark_series(gen: str, benchmark: str) -> str:
+    """String: JSON list of the benchmark's monthly gap points, in generation `gen`."""
+    return f"{APP}:gen:{gen}:benchmark:{benchmark}:series"
+
+
+def gen_domain_series(gen: str, domain: str) -> str:
+    """String: JSON list of the domain's monthly aggregate points, in generation `gen`."""
+    return f"{APP}:gen:{gen}:domain:{domain}:series"
+
+
+def gen_summary(gen: str) -> str:
+    """String: JSON list, one row per domain as of the latest data (what `gapcast gaps` prints)."""
+    return f"{APP}:gen:{gen}:summary"
+
+
+def gen_benchmark_summary(gen: str) -> str:
+    """String: JSON list, one row per benchmark as of its latest data."""
+    return f"{APP}:gen:{gen}:benchmark_summary"
+
+
+def gen_exclusions(gen: str) -> str:
+    """String: JSON list of the records excluded from the data of generation `gen`, with reasons."""
+    return f"{APP}:gen:{gen}:exclusions"
+
+
+def raw(source: str) -> str:
+    """List: newest-first raw payloads of `source`, each a JSON envelope with zlib+base64 bytes; capped."""
+    return f"{APP}:raw:{source}"
+
+
+def lock(name: str) -> str:
+    """String with expiry: a lease lock (value = owner token)."""
+    return f"{APP}:lock:{name}"

@@ -1,0 +1,170 @@
+"""Canonical records: models, benchmarks and scores.
+
+Every source is turned into these three record types before anything is stored or computed. They are
+plain frozen dataclasses with `to_dict`/`from_dict` so that they travel through Redis as JSON.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+
+class Access(StrEnum):
+    """Access class of a model: `open` = weights downloadable, `closed` = API or hosted only."""
+
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class Model:
+    """A canonical model. `release_date` is when it became publicly usable."""
+
+    id: str
+    name: str
+    organization: str
+    release_date: date
+    access: Access
+    licence: str | None = None
+    aliases: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "organization": self.organization,
+            "release_date": self.release_date.isoformat(),
+            "access": self.access.value,
+            "licence": self.licence,
+            "aliases": list(self.aliases),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Model:
+        return cls(
+            id=d["id"],
+            name=d["name"],
+            organization=d.get("organization") or "",
+            release_date=date.fromisoformat(d["release_date"]),
+            access=Access(d["access"]),
+            licence=d.get("licence"),
+            aliases=tuple(d.get("aliases") or ()),
+        )
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """One benchmark as run by one evaluator.
+
+    Values are in `unit`, within [`min`, `max`] (`max` None = unbounded, e.g. Elo). `tie_margin` and
+    `saturation` are in the same unit; `scale` is the span that turns a gap into a unit-free share
+    (see `forecasts.gaps.normalised_gap`).
+    """
+
+    id: str
+    name: str
+    evaluator: str
+    unit: str
+    min: float | None
+    max: float | None
+    higher_is_better: bool
+    tie_margin: float
+    saturation: float | None
+    scale: float
+    description: str = ""
+    source_url: str = ""
+
+    def in_range(self, value: float) -> bool:
+        """True when `value` is finite and inside [min, max] (open ends are unbounded)."""
+        if not math.isfinite(value):
+            return False
+        if self.min is not None and value < self.min:
+            return False
+        return not (self.max is not None and value > self.max)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Benchmark:
+        return cls(
+            id=d["id"],
+            name=d["name"],
+            evaluator=d["evaluator"],
+            unit=d["unit"],
+            min=_opt_float(d.get("min")),
+            max=_opt_float(d.get("max")),
+            higher_is_better=bool(d["higher_is_better"]),
+            tie_margin=float(d["tie_margin"]),
+            saturation=_opt_float(d.get("saturation")),
+            scale=float(d["scale"]),
+            description=d.get("description") or "",
+            source_url=d.get("source_url") or "",
+        )
+
+
+@dataclass(frozen=True)
+class Score:
+    """A model's score on a benchmark, with an optional standard error (same unit as `value`)."""
+
+    model: str
+    benchmark: str
+    value: float
+    stderr: float | None = None
+    source: str = ""
+    retrieved_at: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Score:
+        return cls(
+            model=d["model"],
+            benchmark=d["benchmark"],
+            value=float(d["value"]),
+            stderr=_opt_float(d.get("stderr")),
+            source=d.get("source") or "",
+            retrieved_at=d.get("retrieved_at") or "",
+        )
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """A source record that was not used, and why (`reason` is a short code, `detail` a sentence)."""
+
+    source: str
+    record: str
+    name: str
+    reason: str
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Dataset:
+    """Models, benchmarks and scores keyed for lookup; what one generation in Redis holds."""
+
+    models: dict[str, Model] = field(default_factory=dict)
+    benchmarks: dict[str, Benchmark] = field(default_factory=dict)
+    scores: dict[tuple[str, str], Score] = field(default_factory=dict)  # (benchmark, model) -> score
+
+    def scores_for(self, benchmark_id: str) -> list[Score]:
+        """All scores on one benchmark (unordered)."""
+        return [s for (b, _), s in self.scores.items() if b == benchmark_id]
+
+    def latest_release(self) -> date | None:
+        """The newest release date among models that have at least one score."""
+        scored = {m for (_, m) in self.scores}
+        dates = [self.models[m].release_date for m in scored if m in self.models]
+        return max(dates) if dates else None
+
+
+def _opt_float(v: Any) -> float | None:
+    return None if v is None or v == "" else float(v)

@@ -1,0 +1,169 @@
+"""The `gapcast` command against a real Redis: load, gaps, benchmarks, up, and bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from service.cli import cli
+
+Invoke = Callable[..., Result]
+
+
+@pytest.fixture()
+def invoke(redis_url: str, tmp_path: Path) -> Invoke:
+    """Run a gapcast command in-process against the test Redis."""
+    env = {"GAPCAST_REDIS_URL": redis_url, "GAPCAST_DATA_DIR": str(tmp_path / "data")}
+
+    def run(*args: str, extra_env: dict[str, str] | None = None) -> Result:
+        return CliRunner().invoke(cli, list(args), env={**env, **(extra_env or {})}, catch_exceptions=False)
+    return run
+
+
+@pytest.fixture(scope="module")
+def bundled_gaps(tmp_path_factory: pytest.TempPathFactory, redis_server: Any) -> list[dict[str, Any]]:
+    """`gapcast load` then `gapcast gaps --json` on the bundled snapshot (db 5 of the test server)."""
+    url = redis_server.url + "?db=5"
+    env = {"GAPCAST_REDIS_URL": url, "GAPCAST_DATA_DIR": str(tmp_path_factory.mktemp("d"))}
+    runner = CliRunner()
+    loaded = runner.invoke(cli, ["load"], env=env, catch_exceptions=False)
+    assert loaded.exit_code == 0, loaded.output
+    out = runner.invoke(cli, ["gaps", "--json"], env=env, catch_exceptions=False)
+    assert out.exit_code == 0, out.output
+    import redis
+    redis.Redis.from_url(url).flushdb()
+    return list(json.loads(out.output))
+
+
+def test_bundled_data_gives_gaps_for_every_domain(bundled_gaps: list[dict[str, Any]]) -> None:
+    assert len(bundled_gaps) >= 10
+    complete = [r for r in bundled_gaps if r["closed_leader"] and r["open_leader"]
+                and r["score_gap"] is not None and r["lag_days"] is not None]
+    assert len(complete) >= 8, [r["domain"] for r in bundled_gaps if r not in complete]
+    for row in bundled_gaps:
+        assert set(row) >= {"domain", "as_of", "score_gap", "unit", "lag_days", "status", "closed_leader",
+                            "open_leader", "benchmarks"}
+        assert row["status"] in {"open_behind", "caught_up", "open_leads", "no_data"}
+    for row in complete:
+        assert set(row["closed_leader"]) >= {"model", "score", "release_date"}
+        assert row["as_of"] >= "2025-01-01"
+
+
+def test_load_prints_accepted_and_rejected_counts_and_writes_a_report(invoke: Invoke, tmp_path: Path) -> None:
+    report = tmp_path / "excluded.csv"
+    result = invoke("load", "--report", str(report))
+    assert result.exit_code == 0, result.output
+    assert "accepted:" in result.output and "rejected:" in result.output
+    lines = report.read_text().splitlines()
+    assert lines[0] == "source,record,name,reason,detail" and len(lines) > 1
+
+
+def test_a_bad_file_exits_1_names_rows_and_fields_and_changes_nothing(invoke: Invoke, data_file: Any) -> None:
+    assert invoke("load").exit_code == 0
+    before = invoke("gaps", "--json").output
+    bad = data_file("bad.csv", "model,organization,release_date,access,benchmark,score\n"
+                               "m1,Org,2025-02-30,open,epoch-gpqa-diamond,50\n"
+                               "m2,Org,2025-02-01,opn,epoch-gpqa-diamond,50\n"
+                               "m3,Org,2025-02-01,open,epoch-gpqa-diamond,NaN\n")
+    result = invoke("load", str(bad))
+    assert result.exit_code == 1
+    assert "bad.csv: line 2, field 'release_date'" in result.output
+    assert "line 3, field 'access'" in result.output
+    assert "line 4, field 'score'" in result.output
+    assert "nothing was stored" in result.output
+    assert invoke("gaps", "--json").output == before
+
+
+def test_gaps_before_any_load_is_a_clear_error(invoke: Invoke) -> None:
+    result = invoke("gaps")
+    assert result.exit_code == 1 and "no data loaded yet" in result.output
+
+
+def test_gaps_table_is_readable(invoke: Invoke) -> None:
+    invoke("load")
+    table = invoke("gaps").output.splitlines()
+    assert table[0].split()[:2] == ["domain", "status"]
+    assert any(line.startswith("coding") for line in table)
+
+
+def test_bad_setting_is_one_line(invoke: Invoke) -> None:
+    result = invoke("gaps", extra_env={"GAPCAST_RAW_HISTORY": "lots"})
+    assert result.exit_code == 1
+    assert result.output.strip() == \
+        "Error: GAPCAST_RAW_HISTORY: invalid value 'lots': expected a whole number of at least 1"
+
+
+def test_unknown_setting_is_rejected(invoke: Invoke) -> None:
+    result = invoke("gaps", extra_env={"GAPCAST_REDIS_ULR": "redis://x"})
+    assert result.exit_code == 1 and "GAPCAST_REDIS_ULR: unknown setting" in result.output
+
+
+def test_unreachable_redis_is_a_clear_error_with_no_password(invoke: Invoke) -> None:
+    result = invoke("gaps", extra_env={"GAPCAST_REDIS_URL": "redis://user:s3cret@127.0.0.1:1/0",
+                                       "GAPCAST_REDIS_SOCKET_TIMEOUT_S": "0.5"})
+    assert result.exit_code == 1 and "is unavailable" in result.output
+    assert "s3cret" not in result.output
+
+
+def _gapcast(args: list[str], data_dir: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GAPCAST_")}
+    env["GAPCAST_DATA_DIR"] = str(data_dir)
+    return subprocess.run([sys.executable, "-m", "service", *args], env=env, capture_output=True, text=True,
+                          timeout=timeout, check=False)
+
+
+def _servers_for(data_dir: Path) -> list[int]:
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmd = (proc / "cmdline").read_bytes().decode(errors="replace")
+            cwd = os.readlink(proc / "cwd")
+        except OSError:
+            continue
+        if "redis-server" in cmd and cwd == str(data_dir):
+            pids.append(int(proc.name))
+    return pids
+
+
+def test_embedded_redis_persists_between_commands_and_leaves_no_server(tmp_path: Path) -> None:
+    data_dir = tmp_path / "gapcast-data"
+    up = _gapcast(["up"], data_dir)
+    assert up.returncode == 0, up.stderr
+    assert "first start: loading the bundled snapshot" in up.stdout
+    assert not _servers_for(data_dir.resolve())
+    again = _gapcast(["gaps", "--json"], data_dir)
+    assert again.returncode == 0, again.stderr
+    assert len(json.loads(again.stdout)) >= 10
+    assert not _servers_for(data_dir.resolve())
+
+
+def test_commands_attach_to_the_server_a_running_process_holds(tmp_path: Path) -> None:
+    data_dir = tmp_path / "held"
+    holder_code = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from forecasts.redis_server import EmbeddedRedis\n"
+        "s = EmbeddedRedis(Path(sys.argv[1])); s.start(); print('ready', flush=True); time.sleep(60)\n"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", holder_code, str(data_dir)], stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        servers = _servers_for(data_dir.resolve())
+        assert len(servers) == 1
+        assert _gapcast(["load"], data_dir).returncode == 0
+        assert _servers_for(data_dir.resolve()) == servers  # the same server, still running
+    finally:
+        holder.send_signal(signal.SIGTERM)
+        holder.wait(timeout=10)
