@@ -309,7 +309,7 @@ class EmbeddedRedis:
             finally:
                 os.close(lock_fd)  # the server holds its inherited copy; ours must not outlive it
         else:
-            logger.info("attached to the redis-server serving %s at %s", data_dir, sock)
+            logger.debug("attached to the redis-server serving %s at %s", data_dir, sock)
         self._sock = sock
         self._url = "unix://" + quote(str(sock))
         return self._url
@@ -384,7 +384,7 @@ class EmbeddedRedis:
             raise
         self._proc, self._owner_pid = proc, os.getpid()
         atexit.register(self.stop)
-        logger.info("started %s (pid %s) for %s at %s", binary, proc.pid, data_dir, sock)
+        logger.debug("started %s (pid %s) for %s at %s", binary, proc.pid, data_dir, sock)
 
     def _spawn(self, argv: list[str], data_dir: Path, log_path: Path, lock_fd: int) -> subprocess.Popen[bytes]:
         """Fork/exec the server from a keeper thread that lives until stop() (see module doc)."""
@@ -459,7 +459,7 @@ class EmbeddedRedis:
                 f"redis-server pid {proc.pid} did not exit within {self._shutdown_timeout_s}s and was "
                 "killed; writes from its last second may be lost"
             ) from None
-        logger.info("redis-server pid %s stopped (exit code %s)", proc.pid, proc.returncode)
+        logger.debug("redis-server pid %s stopped (exit code %s)", proc.pid, proc.returncode)
 
     def _release_keeper(self) -> None:
         if self._keeper_release is not None:

@@ -208,6 +208,6 @@ class GenerationWriter:
                 pipe.execute()
             except redis.WatchError as exc:
                 raise ConcurrentRefresh(f"the generation changed while {g} was being committed") from exc
-        logger.info("switched to generation %s (parent %s, %d keys)", g, self.parent, len(self._keys))
+        logger.debug("switched to generation %s (parent %s, %d keys)", g, self.parent, len(self._keys))
         return g
 
