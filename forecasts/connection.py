@@ -26,17 +26,25 @@ def client_for(url: str, settings: Settings) -> redis.Redis:
 
 
 @contextlib.contextmanager
+def redis_url(settings: Settings) -> Iterator[str]:
+    """Yield the Redis URL to use: `redis_url`, or the embedded server's, which runs meanwhile
+    (or is attached to, when another gapcast process holds it)."""
+    if settings.redis_url:
+        yield settings.redis_url
+        return
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with EmbeddedRedis(settings.data_dir) as server:
+        yield server.url
+
+
+@contextlib.contextmanager
 def open_redis(settings: Settings) -> Iterator[redis.Redis]:
     """Yield a connected client; with no `redis_url`, run (or attach to) the embedded server meanwhile.
 
     Raises RedisUnavailable when the server does not answer PING.
     """
     with contextlib.ExitStack() as stack:
-        if settings.redis_url:
-            url = settings.redis_url
-        else:
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
-            url = stack.enter_context(EmbeddedRedis(settings.data_dir)).url
+        url = stack.enter_context(redis_url(settings))
         client = client_for(url, settings)
         stack.callback(client.close)
         try:

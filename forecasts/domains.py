@@ -1,19 +1,19 @@
 """Capability domains: their configuration (TOML) and the per-domain aggregates of benchmark gaps.
 
 A domain is a weighted set of benchmarks, each with an optional validity window. At a month `t` a
-benchmark *contributes* to its domain when `t` is inside its window and its own series, and it is not
-saturated. Over the contributing benchmarks:
+benchmark *contributes* to its domain when `t` is inside its window and its own series (or up to about six
+months after its newest data, frozen at its last state), and it is not saturated. Over the contributing benchmarks:
 
 - `lag_days` is the weighted median of the benchmark lags (unit-free already);
 - `score_gap` is the weighted mean of the normalised gaps `100 * G_b / scale_b`, in "% of scale"
   (a 0-100 benchmark's points; 400 Elo = 100 %), so that Elo, indices and percentages mix honestly;
+- after a benchmark's newest data, its last state counts, frozen, for about six months;
 - `status` is the weighted median of the benchmark statuses ordered open_leads < caught_up < open_behind;
 - each class's leader is the model holding that class's frontier on the largest share of the weight.
 """
 
 from __future__ import annotations
 
-import calendar
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -25,6 +25,7 @@ from typing import Any
 from forecasts.gaps import BenchmarkGaps, GapPoint, GapStatus, Leader, normalised_gap
 
 DOMAIN_UNIT = "% of scale"
+CARRY_FORWARD_DAYS = 183  # how long a benchmark's last state keeps counting after its newest data
 _STATUS_ORDER = [GapStatus.OPEN_LEADS, GapStatus.CAUGHT_UP, GapStatus.OPEN_BEHIND]
 
 
@@ -161,16 +162,20 @@ class _Contribution:
 
 
 def contributions(domain: Domain, gaps: dict[str, BenchmarkGaps], t: date) -> list[_Contribution]:
-    """The benchmarks that count for `domain` at `t`, with their gap points."""
+    """The benchmarks that count for `domain` at `t`, with their gap points.
+
+    After a benchmark's newest data its last state is carried forward, frozen, for `CARRY_FORWARD_DAYS`
+    (evaluators test new models late; letting its lag grow would invent a widening), then it stops counting.
+    """
     out = []
     for member in domain.members:
         bg = gaps.get(member.benchmark)
         if bg is None or not member.valid_at(t):
             continue
-        start = bg.start()
-        if start is None or bg.data_end is None or not start <= t <= _month_end_of(bg.data_end):
+        start, end = bg.start(), bg.data_end
+        if start is None or end is None or t < start or (t - end).days > CARRY_FORWARD_DAYS:
             continue
-        point = bg.at(t)
+        point = bg.at(min(t, end))
         if point.saturated or point.score_gap is None:
             continue
         out.append(_Contribution(member, point, normalised_gap(point.score_gap, bg.bench)))
@@ -237,6 +242,3 @@ def _leader(parts: list[_Contribution], *, closed: bool) -> dict[str, Any] | Non
     _, ldr, bench = best[model]
     return {**ldr.to_dict(), "benchmark": bench}
 
-
-def _month_end_of(d: date) -> date:
-    return date(d.year, d.month, calendar.monthrange(d.year, d.month)[1])

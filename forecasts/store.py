@@ -64,7 +64,7 @@ class Store:
     def current_generation(self) -> str | None:
         """The id of the generation readers should use, or None before the first load."""
         gen = self.r.get(keys.generation())
-        return gen.decode() if isinstance(gen, bytes) else gen
+        return None if gen is None else _text(gen)
 
     def require_generation(self) -> str:
         """The current generation id. Raises StoreError when nothing was ever loaded."""
@@ -100,7 +100,7 @@ class Store:
 
     def read_meta(self, gen: str) -> dict[str, str]:
         """The generation's meta hash as text."""
-        return {k.decode(): v.decode() for k, v in self.r.hgetall(keys.gen_meta(gen)).items()}
+        return {_text(k): _text(v) for k, v in self.r.hgetall(keys.gen_meta(gen)).items()}
 
     # --- writing a generation -------------------------------------------------------------------------
 
@@ -148,7 +148,7 @@ class GenerationWriter:
         self._keys.append(key)
         self._pipe.expire(key, PENDING_TTL_S)
 
-    def put_hash(self, key: str, mapping: dict[str, str]) -> None:
+    def put_hash(self, key: str, mapping: dict[Any, Any]) -> None:
         """Write a whole hash (skipped when empty: Redis has no empty hashes)."""
         if mapping:
             self._pipe.hset(key, mapping=mapping)
@@ -199,10 +199,10 @@ class GenerationWriter:
                 old_keys = list(pipe.smembers(keys.gen_keys(current_id))) if current_id else []
                 pipe.multi()
                 pipe.set(keys.generation(), g)
-                for key in [*set(self._keys), keys.gen_keys(g)]:
-                    pipe.persist(key)
-                for key in old_keys:
-                    pipe.expire(key, store.retain_s)
+                for new_key in [*set(self._keys), keys.gen_keys(g)]:
+                    pipe.persist(new_key)
+                for old_key in old_keys:
+                    pipe.expire(old_key, store.retain_s)
                 pipe.zadd(keys.generations(), {g: now.timestamp()})
                 pipe.zremrangebyrank(keys.generations(), 0, -GENERATIONS_KEPT - 1)
                 pipe.execute()
@@ -211,3 +211,7 @@ class GenerationWriter:
         logger.debug("switched to generation %s (parent %s, %d keys)", g, self.parent, len(self._keys))
         return g
 
+
+
+def _text(v: bytes | str) -> str:
+    return v.decode() if isinstance(v, bytes) else v

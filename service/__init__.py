@@ -1,1 +1,66 @@
-"""gapcast: service."""
+"""gapcast HTTP service: the Flask app factory.
+
+`create_app` builds the app; nothing is created or connected at import time. The Redis client is made
+inside the factory (or handed in by tests) with short timeouts, so a Redis outage answers 503 at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import replace
+from typing import Any
+
+import redis
+from flask import Flask
+from flask_smorest import Api
+
+from forecasts.connection import client_for
+from forecasts.settings import Settings
+from forecasts.store import Store
+from service.errors import register_error_handlers
+from service.views import blueprints
+
+logger = logging.getLogger(__name__)
+
+API_SOCKET_TIMEOUT_S = 1.0  # a request never waits longer than this on Redis (503 instead of a hang)
+MAX_CONTENT_LENGTH = 1 << 20  # request bodies over 1 MiB get 413
+
+
+def create_app(settings: Settings | None = None, *, client: redis.Redis | None = None,
+               config: dict[str, Any] | None = None) -> Flask:
+    """Build the gapcast Flask app.
+
+    `settings` default to the environment (`Settings.from_env`, which raises SettingsError); `client`
+    overrides the Redis connection (it must already point at the right server; `gapcast up` passes the
+    embedded server's). Raises ValueError when neither a client nor `GAPCAST_REDIS_URL` is given.
+    """
+    settings = settings or Settings.from_env(os.environ)
+    app = Flask(__name__)
+    app.config.update(
+        API_TITLE="gapcast",
+        API_VERSION="1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        MAX_CONTENT_LENGTH=MAX_CONTENT_LENGTH,
+        JSON_SORT_KEYS=False,
+    )
+    app.config.update(config or {})
+    if client is None:
+        if not settings.redis_url:
+            raise ValueError("the API needs GAPCAST_REDIS_URL (or run `gapcast up`, which starts Redis)")
+        client = client_for(settings.redis_url, _api_timeouts(settings))
+    app.extensions["gapcast.settings"] = settings
+    app.extensions["gapcast.store"] = Store(client, retain_s=settings.generation_retain_s,
+                                            raw_history=settings.raw_history)
+    api = Api(app, spec_kwargs={"info": {"description": "Open vs closed model gaps, per capability."}})
+    register_error_handlers(app)  # after Api(): ours replace flask-smorest's handlers
+    for bp in blueprints():
+        api.register_blueprint(bp)
+    return app
+
+
+def _api_timeouts(settings: Settings) -> Settings:
+    """The same settings with the socket timeout capped for request handling."""
+    return replace(settings, redis_socket_timeout_s=min(settings.redis_socket_timeout_s, API_SOCKET_TIMEOUT_S))

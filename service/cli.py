@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ import redis
 
 from forecasts import keys
 from forecasts.canonical import InvalidInput
-from forecasts.connection import RedisUnavailable, open_redis
+from forecasts.connection import RedisUnavailable, open_redis, redis_url
 from forecasts.domains import Domain, DomainConfigError, load_domains
 from forecasts.ingest import LoadResult, load_records, load_snapshot
 from forecasts.redis_server import RedisServerError
@@ -41,7 +41,19 @@ class App:
     @contextmanager
     def store(self) -> Iterator[Store]:
         """A Store on the configured (or embedded) Redis, for the duration of the command."""
-        with open_redis(self.settings) as client:
+        with self.redis_url() as url, self.store_at(url) as store:
+            yield store
+
+    @contextmanager
+    def redis_url(self) -> Iterator[str]:
+        """The Redis URL to use; with no GAPCAST_REDIS_URL, the embedded server runs meanwhile."""
+        with redis_url(self.settings) as url:
+            yield url
+
+    @contextmanager
+    def store_at(self, url: str) -> Iterator[Store]:
+        """A Store on `url` (PING checked), closed at the end."""
+        with open_redis(replace(self.settings, redis_url=url)) as client:
             yield Store(client, retain_s=self.settings.generation_retain_s,
                         raw_history=self.settings.raw_history)
 
@@ -126,16 +138,40 @@ def benchmarks(app: App, as_json: bool) -> None:
 
 
 @cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="gunicorn workers.")
 @pass_app
-def up(app: App) -> None:
+def up(app: App, host: str, port: int, workers: int) -> None:
     """The main job: start Redis (embedded unless GAPCAST_REDIS_URL is set), load the bundled data on
-    first start, and print the per-domain gap table."""
-    with _errors(), app.store() as store:
+    first start, print the per-domain table, and serve the API and dashboard until Ctrl-C."""
+    with _errors(), app.redis_url() as url, app.store_at(url) as store:
         if store.current_generation() is None:
             click.echo("first start: loading the bundled snapshot ...")
             _print_load(load_snapshot(store, app.domains, bundled_bytes(), "bundled snapshot"))
-        rows = _summary(store)
-    click.echo(render_gaps_table(rows))
+        click.echo(render_gaps_table(_summary(store)))
+        _serve(app, url, host, port, workers)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="gunicorn workers.")
+@pass_app
+def api(app: App, host: str, port: int, workers: int) -> None:
+    """Serve only the API and dashboard (no loading, no scheduler). For production run gunicorn
+    directly: gunicorn -w 2 'service:create_app()' (see the README)."""
+    with _errors(), app.redis_url() as url:
+        _serve(app, url, host, port, workers)
+
+
+def _serve(app: App, url: str, host: str, port: int, workers: int) -> None:
+    from service import create_app
+    from service.server import serve
+
+    settings = replace(app.settings, redis_url=url)
+    click.echo(f"gapcast is serving on http://{host}:{port}/ (API under /v1, docs at /docs); Ctrl-C stops it")
+    serve(lambda: create_app(settings), host=host, port=port, workers=workers)
 
 
 # --- helpers -----------------------------------------------------------------------------------------

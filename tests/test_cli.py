@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -138,13 +141,53 @@ def _servers_for(data_dir: Path) -> list[int]:
 
 def test_embedded_redis_persists_between_commands_and_leaves_no_server(tmp_path: Path) -> None:
     data_dir = tmp_path / "gapcast-data"
-    up = _gapcast(["up"], data_dir)
-    assert up.returncode == 0, up.stderr
-    assert "first start: loading the bundled snapshot" in up.stdout
+    loaded = _gapcast(["load"], data_dir)
+    assert loaded.returncode == 0, loaded.stderr
     assert not _servers_for(data_dir.resolve())
     again = _gapcast(["gaps", "--json"], data_dir)
     assert again.returncode == 0, again.stderr
     assert len(json.loads(again.stdout)) >= 10
+    assert not _servers_for(data_dir.resolve())
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_ready(url: str, proc: subprocess.Popen[str], timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()[1]
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"{url} not ready in {timeout_s} s")
+
+
+def test_up_loads_on_first_start_serves_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
+    data_dir, port = tmp_path / "up-data", _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GAPCAST_")}
+    env["GAPCAST_DATA_DIR"] = str(data_dir)
+    proc = subprocess.Popen([sys.executable, "-m", "service", "up", "--port", str(port), "--workers", "1"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_ready(f"http://127.0.0.1:{port}/readyz", proc)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/domains", timeout=5) as resp:
+            assert len(json.loads(resp.read())["domains"]) >= 10
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "first start: loading the bundled snapshot" in out
+    assert f"http://127.0.0.1:{port}/" in out
+    assert proc.returncode == 0, err
     assert not _servers_for(data_dir.resolve())
 
 

@@ -112,3 +112,12 @@ def test_bad_domain_files_are_rejected_with_the_field_named(text: str, fragment:
     with pytest.raises(DomainConfigError, match=None) as info:
         parse_domains(text, "user.toml")
     assert fragment in str(info.value) and "user.toml" in str(info.value)
+
+
+def test_a_benchmark_without_new_data_counts_frozen_for_six_months_then_stops() -> None:
+    dom = parse_domains("[domains.d]\nbenchmarks = [{ id = 'a' }]", "test")["d"]
+    bg = {"a": BenchmarkGaps(bench("a"), [e("c1", "2024-01-01", CL, 70), e("o1", "2024-01-15", OP, 60)])}
+    frozen = domain_at(dom, bg, date(2024, 5, 31))
+    assert frozen.status is GapStatus.OPEN_BEHIND
+    assert frozen.lag_days == (date(2024, 1, 15) - date(2024, 1, 1)).days  # the lag at its last data, not grown
+    assert domain_at(dom, bg, date(2024, 9, 30)).status is GapStatus.NO_DATA

@@ -1,0 +1,72 @@
+"""Benchmarks: their latest gaps and monthly series."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Response
+from flask_smorest import Blueprint
+
+from forecasts import keys
+from service.errors import NotFound
+from service.http import csv_response, etag_matches, generation, json_response, not_modified, store
+from service.views.domains import series_response
+from service.views.params import FormatQuery, JsonOnlyQuery, SeriesQuery
+
+bp = Blueprint("benchmarks", __name__, url_prefix="/v1/benchmarks", description="Benchmarks, one per evaluator.")
+
+COLUMNS = ("benchmark", "name", "evaluator", "unit", "as_of", "score_gap", "lag_days", "status", "saturated",
+           "closed_leader", "open_leader", "points")
+
+
+def benchmark_row(gen: str, benchmark_id: str) -> dict[str, Any]:
+    """One benchmark's summary row. Raises NotFound."""
+    for row in store().read_json(keys.gen_benchmark_summary(gen)) or []:
+        if row["benchmark"] == benchmark_id:
+            return dict(row)
+    raise NotFound(f"no benchmark {benchmark_id!r}", [{"field": "benchmark", "message": "unknown benchmark id"}])
+
+
+@bp.route("")
+@bp.arguments(FormatQuery, location="query", as_kwargs=True, error_status_code=400)
+@bp.response(200, description="One row per benchmark as of its latest data.")
+def list_benchmarks(format: str) -> Response:
+    """Every benchmark with its latest gap, lag and status."""
+    gen = generation()
+    if etag_matches(gen):
+        return not_modified(gen)
+    rows = store().read_json(keys.gen_benchmark_summary(gen)) or []
+    if format == "csv":
+        return csv_response(rows, COLUMNS, gen, "benchmarks.csv")
+    return json_response({"generation": gen, "benchmarks": rows}, gen)
+
+
+@bp.route("/<benchmark_id>")
+@bp.arguments(JsonOnlyQuery, location="query", error_status_code=400)
+@bp.response(200, description="The benchmark's definition and latest state.")
+@bp.alt_response(404, description="Unknown benchmark.")
+def get_benchmark(_query: dict[str, Any], benchmark_id: str) -> Response:
+    """One benchmark: definition (unit, range, tie margin, saturation, scale) and latest state."""
+    gen = generation()
+    row = benchmark_row(gen, benchmark_id)
+    if etag_matches(gen):
+        return not_modified(gen)
+    raw = store().r.hget(keys.gen_benchmarks(gen), benchmark_id)
+    definition = json.loads(raw) if raw else None
+    return json_response({"generation": gen, "benchmark": row, "definition": definition}, gen)
+
+
+@bp.route("/<benchmark_id>/series")
+@bp.arguments(SeriesQuery, location="query", as_kwargs=True, error_status_code=400)
+@bp.response(200, description="Monthly points {date, value, status} of the chosen metric.")
+@bp.alt_response(404, description="Unknown benchmark.")
+def benchmark_series(benchmark_id: str, format: str, metric: str, from_: Any, to: Any) -> Response:
+    """The benchmark's monthly series of `metric`, cut to [from, to]."""
+    gen = generation()
+    row = benchmark_row(gen, benchmark_id)
+    if etag_matches(gen):
+        return not_modified(gen)
+    points = store().read_json(keys.gen_benchmark_series(gen, benchmark_id)) or []
+    unit = "days" if metric == "lag_days" else row["unit"]
+    return series_response(points, metric, from_, to, format, gen, target=benchmark_id, unit=unit)

@@ -1,0 +1,50 @@
+"""Query-parameter schemas shared by the views (validated by webargs; errors are 400s naming the field)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+METRICS = ("score_gap", "lag_days")
+
+
+class FormatQuery(Schema):
+    """`format`: json (default) or csv."""
+
+    format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv"]),
+                           metadata={"description": "Response format: json or csv."})
+
+
+class JsonOnlyQuery(Schema):
+    """Endpoints that take no query parameters (unknown ones are rejected)."""
+
+
+class SeriesQuery(FormatQuery):
+    """A monthly series, optionally cut to [from, to]."""
+
+    metric = fields.String(load_default="score_gap", validate=validate.OneOf(METRICS),
+                           metadata={"description": "score_gap or lag_days."})
+    from_ = fields.Date(data_key="from", load_default=None, metadata={"description": "First date, YYYY-MM-DD."})
+    to = fields.Date(load_default=None, metadata={"description": "Last date, YYYY-MM-DD."})
+
+    @validates_schema
+    def _ordered(self, data: dict[str, Any], **_: Any) -> None:
+        lo, hi = data.get("from_"), data.get("to")
+        if isinstance(lo, date) and isinstance(hi, date) and hi < lo:
+            raise ValidationError("must not be before 'from'", field_name="to")
+
+
+class ModelsQuery(FormatQuery):
+    """Filters and pagination for the model list."""
+
+    access = fields.String(load_default=None, validate=validate.OneOf(["open", "closed"]),
+                           metadata={"description": "open or closed."})
+    organization = fields.String(load_default=None, validate=validate.Length(min=1, max=200),
+                                 metadata={"description": "Organization name (case-insensitive)."})
+    since = fields.Date(load_default=None, metadata={"description": "Released on or after, YYYY-MM-DD."})
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000),
+                           metadata={"description": "Page size, 1-1000."})
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=1_000_000),
+                            metadata={"description": "Rows to skip."})
