@@ -16,6 +16,7 @@ from forecasts.canonical import MergeStats, merge, parse, validate
 from forecasts.compute import derive
 from forecasts.domains import Domain
 from forecasts.model import Dataset, Exclusion
+from forecasts.outlook import series_refs, write_index
 from forecasts.snapshot import parse_snapshot
 from forecasts.store import ConcurrentRefresh, Store
 
@@ -119,6 +120,7 @@ def _commit(store: Store, domains: dict[str, Domain], apply: Any, origin: str,
         writer.put_json(keys.gen_summary(writer.gen), derived.summary)
         writer.put_json(keys.gen_benchmark_summary(writer.gen), derived.benchmark_summary)
         writer.put_json(keys.gen_exclusions(writer.gen), [e.to_dict() for e in exclusions])
+        write_index(writer, series_refs(data, derived, domains))
         meta = {"origin": origin, "as_of": derived.as_of.isoformat() if derived.as_of else "",
                 "models": len(data.models), "benchmarks": len(data.benchmarks), "scores": len(data.scores)}
         try:

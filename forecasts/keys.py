@@ -7,6 +7,8 @@ Nothing outside this module spells a key. Lifetimes:
 - per generation (`gen:<g>:...`): written with a TTL while a refresh is in progress (so a crashed
   refresh leaves nothing that lives on), made permanent when the generation is switched in, and given a
   TTL again (`GAPCAST_GENERATION_RETAIN_S`) when a newer generation replaces it.
+- forecast documents `forecast:<hash>`: content-addressed, TTL 90 days renewed by each generation that
+  uses them (1 hour for results of a failed fit, so they are retried).
 - locks: `lock:<name>`, always with an expiry.
 """
 
@@ -78,6 +80,17 @@ def gen_benchmark_summary(gen: str) -> str:
 def gen_exclusions(gen: str) -> str:
     """String: JSON list of the records excluded from the data of generation `gen`, with reasons."""
     return f"{APP}:gen:{gen}:exclusions"
+
+
+def gen_forecast_index(gen: str) -> str:
+    """Hash: `<kind>:<target>:<metric>` -> JSON {spec, as_of, hash} of every forecastable series in `gen`."""
+    return f"{APP}:gen:{gen}:forecast_index"
+
+
+def forecast(data_hash: str) -> str:
+    """String: JSON forecast document for the series whose data hashes to `data_hash` (content-addressed;
+    TTL 90 days, renewed by every generation that references it)."""
+    return f"{APP}:forecast:{data_hash}"
 
 
 def raw(source: str) -> str:

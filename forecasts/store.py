@@ -148,6 +148,10 @@ class GenerationWriter:
         self._keys.append(key)
         self._pipe.expire(key, PENDING_TTL_S)
 
+    def touch(self, key: str, ttl_s: int) -> None:
+        """Renew the TTL of a key shared across generations (no-op when it does not exist)."""
+        self._pipe.expire(key, ttl_s)
+
     def put_hash(self, key: str, mapping: dict[Any, Any]) -> None:
         """Write a whole hash (skipped when empty: Redis has no empty hashes)."""
         if mapping:

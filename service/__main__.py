@@ -2,4 +2,6 @@
 
 from service.cli import main
 
-main()
+# The guard matters: forecast workers start with forkserver, which re-imports the main module.
+if __name__ == "__main__":
+    main()

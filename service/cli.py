@@ -9,7 +9,8 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 import click
 import redis
 
-from forecasts import keys
+from forecasts import keys, outlook
 from forecasts.canonical import InvalidInput
 from forecasts.connection import RedisUnavailable, open_redis, redis_url
 from forecasts.domains import Domain, DomainConfigError, load_domains
@@ -150,6 +151,7 @@ def up(app: App, host: str, port: int, workers: int) -> None:
             click.echo("first start: loading the bundled snapshot ...")
             _print_load(load_snapshot(store, app.domains, bundled_bytes(), "bundled snapshot"))
         click.echo(render_gaps_table(_summary(store)))
+        _compute_pending(store, store.require_generation(), lambda r: True)
         _serve(app, url, host, port, workers)
 
 
@@ -174,7 +176,82 @@ def _serve(app: App, url: str, host: str, port: int, workers: int) -> None:
     serve(lambda: create_app(settings), host=host, port=port, workers=workers)
 
 
+@cli.command()
+@click.argument("domain", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print the forecasts as JSON.")
+@pass_app
+def forecast(app: App, domain: str | None, as_json: bool) -> None:
+    """Forecast when open models catch up: every domain (and benchmark), or one DOMAIN.
+
+    Series whose data did not change since their last forecast are not refit.
+    """
+    with _errors(), app.store() as store:
+        gen = store.require_generation()
+        if domain is not None and domain not in _domain_ids(store, gen):
+            raise click.ClickException(f"unknown domain {domain!r} (known: {', '.join(_domain_ids(store, gen))})")
+        only = (lambda r: r.kind == "domain" and r.target == domain) if domain else (lambda r: True)
+        _compute_pending(store, gen, only)
+        docs = [_forecast_doc(store, gen, "domain", d, m) for d in ([domain] if domain else _domain_ids(store, gen))
+                for m in outlook.METRICS]
+    forecasts = [d["forecast"] for d in docs if d]
+    if as_json:
+        click.echo(json.dumps(forecasts, indent=2))
+    else:
+        click.echo(render_forecast_table(forecasts))
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the backtest scores as JSON.")
+@pass_app
+def backtest(app: App, as_json: bool) -> None:
+    """How every model did in the rolling-origin backtest, per series (computing missing forecasts first)."""
+    with _errors(), app.store() as store:
+        gen = store.require_generation()
+        _compute_pending(store, gen, lambda r: True)
+        rows = []
+        for ref in sorted(outlook.read_index(store, gen), key=lambda r: (r.kind != "domain", r.field)):
+            raw = outlook.read_forecast(store, gen, ref.kind, ref.target, ref.metric)
+            doc = json.loads(raw) if raw else {}
+            rows.append({"series": ref.field, "kind": ref.kind, "target": ref.target, "metric": ref.metric,
+                         "published_model": (doc.get("forecast") or {}).get("model"),
+                         "models": (doc.get("backtest") or {}).get("models")})
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        click.echo(render_backtest_table(rows))
+
+
 # --- helpers -----------------------------------------------------------------------------------------
+
+
+def _domain_ids(store: Store, gen: str) -> list[str]:
+    return [row["domain"] for row in store.read_json(keys.gen_summary(gen)) or []]
+
+
+def _forecast_doc(store: Store, gen: str, kind: str, target: str, metric: str) -> dict[str, Any] | None:
+    raw = outlook.read_forecast(store, gen, kind, target, metric)
+    return json.loads(raw) if raw else None
+
+
+def _compute_pending(store: Store, gen: str, only: Callable[[outlook.SeriesRef], bool]) -> None:
+    """Fit the forecasts `only` selects that are missing, with a progress bar on a terminal."""
+    refs = outlook.pending(store, gen, only)
+    if not refs:
+        return
+    started = time.monotonic()
+    if sys.stderr.isatty():
+        with click.progressbar(length=len(refs), label=f"forecasting {len(refs)} series",
+                               file=sys.stderr) as bar:
+            last = 0
+
+            def advance(done: int, _total: int) -> None:
+                nonlocal last
+                bar.update(done - last)
+                last = done
+            outlook.compute(store, gen, refs, progress=advance)
+    else:
+        outlook.compute(store, gen, refs)
+    click.echo(f"forecast {len(refs)} series in {time.monotonic() - started:.1f} s", err=True)
 
 
 def _summary(store: Store) -> list[dict[str, Any]]:
@@ -242,8 +319,33 @@ def render_gaps_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def _num(v: float | None) -> str:
-    return "-" if v is None else f"{v:.1f}"
+def render_forecast_table(forecasts: list[dict[str, Any]]) -> str:
+    """Domain forecasts as a table: catch-up p50, P(within 12 months), lag verdict, reason."""
+    lines = [f"{'domain':<22} {'metric':<10} {'status':<18} {'model':<13} {'catch-up p50':<12} "
+             f"{'P(12 mo)':>8} {'lag trend':<10} reason"]
+    for f in forecasts:
+        cu, trend = f["catch_up"], f["lag_trend"]
+        p12 = cu["probability_within"].get("12")
+        lines.append(f"{f['target']:<22} {f['metric']:<10} {f['status']:<18} {f['model'] or '-':<13} "
+                     f"{cu['p50'] or '-':<12} {'-' if p12 is None else f'{p12:.0%}':>8} "
+                     f"{trend.get('verdict') or '-':<10} {f['reason'][:100]}")
+    return "\n".join(lines)
+
+
+def render_backtest_table(rows: list[dict[str, Any]]) -> str:
+    """Backtest MAE at 3/6/12 months and 80% coverage per series and model."""
+    lines = [f"{'series':<48} {'model':<13} {'mae_3':>8} {'mae_6':>8} {'mae_12':>8} {'cov_80':>7} {'n':>4}"]
+    for row in rows:
+        for model, sc in (row["models"] or {}).items():
+            mark = "*" if model == row["published_model"] else " "
+            lines.append(f"{row['series']:<48} {model + mark:<13} {_num(sc.get('mae_3')):>8} "
+                         f"{_num(sc.get('mae_6')):>8} {_num(sc.get('mae_12')):>8} "
+                         f"{_num(sc.get('coverage_80'), 2):>7} {sc.get('n', 0):>4}")
+    return "\n".join(lines) + "\n(* = the published model)"
+
+
+def _num(v: float | None, digits: int = 1) -> str:
+    return "-" if v is None else f"{v:.{digits}f}"
 
 
 def _months(days: float | None) -> str:

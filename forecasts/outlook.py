@@ -1,0 +1,190 @@
+"""Forecasts in the store: which series a generation forecasts, and computing the missing ones.
+
+Every generation carries a forecast index (`gen:<g>:forecast_index`): for each series (`domain:<id>:<metric>`
+or `benchmark:<id>:<metric>`) its spec and the hash of its data. Forecast documents are content-addressed
+(`forecast:<hash>`): a series whose data did not change points at the document already computed, so it is
+never refit. A reader finds a series' forecast in two lookups and sees either no document yet (status
+`pending`) or a complete one, never half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from typing import Any, cast
+
+import pandas as pd
+
+from forecasts import keys
+from forecasts.compute import Derived
+from forecasts.domains import Domain
+from forecasts.forecasting import data_hash, forecast_many, forecast_pool
+from forecasts.model import Benchmark, Dataset
+from forecasts.published import Forecast
+from forecasts.series import SeriesSpec
+from forecasts.store import GenerationWriter, Store
+
+logger = logging.getLogger(__name__)
+
+METRICS = ("score_gap", "lag_days")
+LAG_TIE_DAYS = 15.0  # a lag of half a month or less counts as caught up
+FORECAST_TTL_S = 90 * 24 * 3600  # forecast documents not referenced by a new generation for 90 days expire
+DOMAIN_GAP_BOUND = 100.0  # domain gaps are in % of scale: clamp forecasts to [-100, 100]
+# Results that depend on the run (a timeout, a crash) are not cached under the data hash: they are retried.
+UNCACHEABLE = {"fit_timeout", "fit_failed"}
+UNCACHEABLE_TTL_S = 3600
+
+
+@dataclass(frozen=True)
+class SeriesRef:
+    """One forecastable series of a generation: where its points are, its spec and its data hash."""
+
+    kind: str
+    target: str
+    metric: str
+    spec: dict[str, Any]
+    as_of: str
+    hash: str
+
+    @property
+    def field(self) -> str:
+        return f"{self.kind}:{self.target}:{self.metric}"
+
+    def series_key(self, gen: str) -> str:
+        if self.kind == "domain":
+            return keys.gen_domain_series(gen, self.target)
+        return keys.gen_benchmark_series(gen, self.target)
+
+
+def history_frame(points: list[dict[str, Any]]) -> pd.DataFrame:
+    """A monthly history (index: month-end timestamps) from stored series points."""
+    idx = pd.DatetimeIndex([pd.Timestamp(p["date"]) + pd.offsets.MonthEnd(0) for p in points])
+    frame = pd.DataFrame({
+        "score_gap": [_num(p.get("score_gap")) for p in points],
+        "lag_days": [_num(p.get("lag_days")) for p in points],
+    }, index=idx)
+    closed = [_num((p.get("closed_leader") or {}).get("score")) for p in points]
+    if "margin" in (points[0] if points else {}):  # benchmark points carry the closed frontier
+        frame["closed"] = closed
+    return frame
+
+
+def benchmark_spec(bench: Benchmark, metric: str) -> SeriesSpec:
+    """How a benchmark's series of `metric` is forecast (margins and clamps in the benchmark's unit)."""
+    if metric == "lag_days":
+        return SeriesSpec(bench.id, "benchmark", "lag_days", LAG_TIE_DAYS, 0.0, None)
+    span = bench.max - bench.min if bench.max is not None and bench.min is not None else None
+    ceiling = bench.max if bench.higher_is_better else None
+    return SeriesSpec(bench.id, "benchmark", "score_gap", bench.tie_margin,
+                      -span if span else None, span, ceiling)
+
+
+def domain_spec(domain: Domain, data: Dataset, metric: str) -> SeriesSpec:
+    """How a domain's series of `metric` is forecast; its gap's tie margin is the weighted mean of its
+    benchmarks' margins in % of scale."""
+    if metric == "lag_days":
+        return SeriesSpec(domain.id, "domain", "lag_days", LAG_TIE_DAYS, 0.0, None)
+    parts = [(m.weight, 100.0 * data.benchmarks[m.benchmark].tie_margin / data.benchmarks[m.benchmark].scale)
+             for m in domain.members if m.benchmark in data.benchmarks]
+    margin = sum(w * x for w, x in parts) / sum(w for w, _ in parts) if parts else 1.0
+    return SeriesSpec(domain.id, "domain", "score_gap", round(margin, 4), -DOMAIN_GAP_BOUND, DOMAIN_GAP_BOUND)
+
+
+def series_refs(data: Dataset, derived: Derived, domains: dict[str, Domain]) -> list[SeriesRef]:
+    """Every series of a derivation, with its spec and data hash."""
+    refs = []
+    for d_id, points in derived.domain_series.items():
+        for metric in METRICS:
+            refs.append(_ref("domain", d_id, metric, points, domain_spec(domains[d_id], data, metric)))
+    for b_id, points in derived.benchmark_series.items():
+        if points:
+            for metric in METRICS:
+                refs.append(_ref("benchmark", b_id, metric, points, benchmark_spec(data.benchmarks[b_id], metric)))
+    return refs
+
+
+def _ref(kind: str, target: str, metric: str, points: list[dict[str, Any]], spec: SeriesSpec) -> SeriesRef:
+    as_of = points[-1]["date"] if points else "1970-01-01"
+    digest = data_hash(history_frame(points), spec, as_of) if points else f"empty-{kind}-{target}-{metric}"
+    return SeriesRef(kind, target, metric, asdict(spec), as_of, digest)
+
+
+def write_index(writer: GenerationWriter, refs: list[SeriesRef]) -> None:
+    """Put the forecast index in a generation being written, and keep its documents alive."""
+    writer.put_hash(keys.gen_forecast_index(writer.gen), {r.field: json.dumps(asdict(r)) for r in refs})
+    for r in refs:
+        writer.touch(keys.forecast(r.hash), FORECAST_TTL_S)
+
+
+def read_index(store: Store, gen: str) -> list[SeriesRef]:
+    """The forecast index of generation `gen`."""
+    return [SeriesRef(**json.loads(raw)) for raw in store.r.hvals(keys.gen_forecast_index(gen))]
+
+
+def read_forecast(store: Store, gen: str, kind: str, target: str, metric: str) -> bytes | None:
+    """The stored forecast document (JSON bytes) of one series, or None when not computed yet."""
+    raw = store.r.hget(keys.gen_forecast_index(gen), f"{kind}:{target}:{metric}")
+    if raw is None:
+        return None
+    return cast(bytes | None, store.r.get(keys.forecast(json.loads(raw)["hash"])))
+
+
+def pending(store: Store, gen: str, only: Callable[[SeriesRef], bool] = lambda r: True) -> list[SeriesRef]:
+    """The series of `gen` (filtered by `only`) that have no forecast document yet."""
+    refs = [r for r in read_index(store, gen) if only(r)]
+    pipe = store.r.pipeline(transaction=False)
+    for r in refs:
+        pipe.exists(keys.forecast(r.hash))
+    return [r for r, exists in zip(refs, pipe.execute(), strict=True) if not exists]
+
+
+def compute(store: Store, gen: str, refs: list[SeriesRef], *, progress: Callable[[int, int], None] | None = None,
+            workers: int | None = None, timeout_s: float = 20.0) -> int:
+    """Fit and store the forecasts of `refs` (each as of its own last data); returns how many were written.
+
+    `progress(done, total)` is called as each series completes.
+    """
+    if not refs:
+        return 0
+    items = list(_items(store, gen, refs))
+    by_as_of: dict[str, list[tuple[pd.DataFrame, SeriesSpec, SeriesRef]]] = {}
+    for item in items:
+        by_as_of.setdefault(item[2].as_of, []).append(item)
+    done_before = 0
+
+    def report(done: int, _total: int) -> None:
+        if progress is not None:
+            progress(done_before + done, len(items))
+
+    pipe = store.r.pipeline(transaction=False)
+    with forecast_pool(workers) as pool:
+        for as_of, group in sorted(by_as_of.items()):
+            forecasts = forecast_many([(h, s) for h, s, _ in group], as_of=as_of, timeout_s=timeout_s,
+                                      progress=report, pool=pool)
+            for (_, _, ref), fc in zip(group, forecasts, strict=True):
+                _stage(pipe, store, gen, ref, fc)
+            done_before += len(group)
+    pipe.execute()
+    return len(items)
+
+
+def _stage(pipe: Any, store: Store, gen: str, ref: SeriesRef, fc: Forecast) -> None:
+    doc = {"ok": True, "generation": gen, "computed_at": store.now().isoformat(), "forecast": fc.to_dict(),
+           "backtest": fc.backtest.to_dict() if fc.backtest else None}
+    ttl = UNCACHEABLE_TTL_S if fc.status.value in UNCACHEABLE else FORECAST_TTL_S
+    pipe.set(keys.forecast(ref.hash), json.dumps(doc, separators=(",", ":")), ex=ttl)
+
+
+def _items(store: Store, gen: str, refs: list[SeriesRef]) -> Iterator[tuple[pd.DataFrame, SeriesSpec, SeriesRef]]:
+    cache: dict[str, list[dict[str, Any]]] = {}
+    for r in refs:
+        key = r.series_key(gen)
+        if key not in cache:
+            cache[key] = store.read_json(key) or []
+        yield history_frame(cache[key]), SeriesSpec(**r.spec), r
+
+
+def _num(v: Any) -> float:
+    return float("nan") if v is None else float(v)
