@@ -55,10 +55,11 @@ def _domain_row(dom: Domain, series: list[dict[str, Any]]) -> dict[str, Any]:
         "closed_leader": None,
         "open_leader": None,
         "benchmarks": [],
+        "primary_benchmark": None,
     }
     if last is not None:
         row.update({k: last[k] for k in ("score_gap", "lag_days", "status", "closed_leader",
-                                         "open_leader", "benchmarks")})
+                                         "open_leader", "benchmarks", "primary_benchmark")})
         row["as_of"] = last["date"]
     row["configured_benchmarks"] = dom.benchmark_ids
     return row

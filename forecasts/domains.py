@@ -73,6 +73,7 @@ class DomainPoint:
     closed_leader: dict[str, Any] | None
     open_leader: dict[str, Any] | None
     benchmarks: tuple[str, ...] = field(default=())
+    primary_benchmark: str | None = None  # the heaviest contributing benchmark (first on ties)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -84,6 +85,7 @@ class DomainPoint:
             "closed_leader": self.closed_leader,
             "open_leader": self.open_leader,
             "benchmarks": list(self.benchmarks),
+            "primary_benchmark": self.primary_benchmark,
         }
 
 
@@ -200,6 +202,7 @@ def domain_at(domain: Domain, gaps: dict[str, BenchmarkGaps], t: date) -> Domain
         closed_leader=_leader(parts, closed=True),
         open_leader=_leader(parts, closed=False),
         benchmarks=tuple(p.member.benchmark for p in parts),
+        primary_benchmark=max(parts, key=lambda p: p.member.weight).member.benchmark,
     )
 
 

@@ -2,7 +2,7 @@
 
 Nothing outside this module spells a key. Lifetimes:
 
-- permanent: `generation`, `generation_seq`, `generations` (capped by trimming), `raw:<source>` (list
+- permanent: `generation`, `generation_seq`, `forecasts_version`, `generations` (capped by trimming), `raw:<source>` (list
   capped at `GAPCAST_RAW_HISTORY`).
 - per generation (`gen:<g>:...`): written with a TTL while a refresh is in progress (so a crashed
   refresh leaves nothing that lives on), made permanent when the generation is switched in, and given a
@@ -25,6 +25,12 @@ def generation() -> str:
 def generation_seq() -> str:
     """String (integer counter): the last generation id handed out, via INCR."""
     return f"{APP}:generation_seq"
+
+
+def forecasts_version() -> str:
+    """String (integer counter): bumped whenever forecast documents are written, so that HTTP ETags
+    (generation + this) change when forecasts of the current generation appear."""
+    return f"{APP}:forecasts_version"
 
 
 def generations() -> str:

@@ -166,6 +166,7 @@ def compute(store: Store, gen: str, refs: list[SeriesRef], *, progress: Callable
             for (_, _, ref), fc in zip(group, forecasts, strict=True):
                 _stage(pipe, store, gen, ref, fc)
             done_before += len(group)
+    pipe.incr(keys.forecasts_version())
     pipe.execute()
     return len(items)
 

@@ -66,6 +66,13 @@ class Store:
         gen = self.r.get(keys.generation())
         return None if gen is None else _text(gen)
 
+    def version(self) -> tuple[str | None, str]:
+        """The current generation and a version tag that also changes when its forecasts are written
+        (one round trip; used as the HTTP ETag)."""
+        gen, fv = self.r.mget(keys.generation(), keys.forecasts_version())
+        gen_s = None if gen is None else _text(gen)
+        return gen_s, f"{gen_s}.{_text(fv) if fv is not None else 0}"
+
     def require_generation(self) -> str:
         """The current generation id. Raises StoreError when nothing was ever loaded."""
         gen = self.current_generation()

@@ -19,6 +19,7 @@ from forecasts.connection import client_for
 from forecasts.settings import Settings
 from forecasts.store import Store
 from service.errors import register_error_handlers
+from service.metrics import DomainCollector, RequestMetrics, metrics_registry
 from service.views import blueprints
 
 logger = logging.getLogger(__name__)
@@ -55,6 +56,12 @@ def create_app(settings: Settings | None = None, *, client: redis.Redis | None =
     app.extensions["gapcast.store"] = Store(client, retain_s=settings.generation_retain_s,
                                             raw_history=settings.raw_history)
     api = Api(app, spec_kwargs={"info": {"description": "Open vs closed model gaps, per capability."}})
+    app.extensions["gapcast.api"] = api
+    registry = metrics_registry()
+    if registry is not None:
+        registry.register(DomainCollector(app.extensions["gapcast.store"]))
+    app.extensions["gapcast.metrics_registry"] = registry
+    RequestMetrics(registry).init_app(app)
     register_error_handlers(app)  # after Api(): ours replace flask-smorest's handlers
     for bp in blueprints():
         api.register_blueprint(bp)

@@ -168,8 +168,10 @@ def api(app: App, host: str, port: int, workers: int) -> None:
 
 
 def _serve(app: App, url: str, host: str, port: int, workers: int) -> None:
-    from service import create_app
-    from service.server import serve
+    from service.server import prepare_metrics_dir, serve
+
+    prepare_metrics_dir(app.settings.data_dir / "prometheus")
+    from service import create_app  # after the metrics dir is set: prometheus_client reads it at import
 
     settings = replace(app.settings, redis_url=url)
     click.echo(f"gapcast is serving on http://{host}:{port}/ (API under /v1, docs at /docs); Ctrl-C stops it")

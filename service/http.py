@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Response, current_app, g, request
 
-from forecasts.store import Store
+from forecasts.store import Store, StoreError
 
 CACHE_CONTROL = "public, max-age=60, must-revalidate"
 
@@ -25,42 +25,48 @@ def store() -> Store:
     return s
 
 
-def generation() -> str:
-    """The generation this request reads (resolved once per request). Raises StoreError before any load."""
+def current() -> tuple[str, str]:
+    """(generation, ETag) this request reads, resolved once per request in one Redis round trip.
+
+    The ETag is the generation plus the forecasts version, so it changes with every refresh and when
+    forecasts of the current generation are written. Raises StoreError before any load.
+    """
     if "gapcast_gen" not in g:
-        g.gapcast_gen = store().require_generation()
-    gen: str = g.gapcast_gen
-    return gen
+        gen, tag = store().version()
+        if gen is None:
+            raise StoreError("no data loaded yet: run `gapcast load` first")
+        g.gapcast_gen, g.gapcast_tag = gen, tag
+    return g.gapcast_gen, g.gapcast_tag
 
 
-def etag_matches(gen: str) -> bool:
-    """True when the client's If-None-Match already names this generation."""
-    return gen in request.if_none_match or request.if_none_match.star_tag
+def etag_matches(tag: str) -> bool:
+    """True when the client's If-None-Match already names this version."""
+    return tag in request.if_none_match or request.if_none_match.star_tag
 
 
-def not_modified(gen: str) -> Response:
+def not_modified(tag: str) -> Response:
     resp = Response(status=304)
-    _cache_headers(resp, gen)
+    _cache_headers(resp, tag)
     return resp
 
 
-def json_response(payload: dict[str, Any], gen: str | None = None, status: int = 200) -> Response:
-    """`{"ok": true, ...payload}` with ETag and Cache-Control when tied to a generation."""
+def json_response(payload: dict[str, Any], tag: str | None = None, status: int = 200) -> Response:
+    """`{"ok": true, ...payload}` with ETag and Cache-Control when tied to a data version."""
     body = json.dumps({"ok": True, **payload}, separators=(",", ":"), allow_nan=False)
     resp = Response(body, status=status, mimetype="application/json")
-    if gen is not None:
-        _cache_headers(resp, gen)
+    if tag is not None:
+        _cache_headers(resp, tag)
     return resp
 
 
-def raw_json_response(body: bytes | str, gen: str) -> Response:
-    """Stored JSON bytes served as they are (the fast path for cached documents)."""
-    resp = Response(body, mimetype="application/json")
-    _cache_headers(resp, gen)
+def raw_response(body: bytes | str, tag: str, mimetype: str = "application/json") -> Response:
+    """Stored bytes served as they are (the fast path for cached documents)."""
+    resp = Response(body, mimetype=mimetype)
+    _cache_headers(resp, tag)
     return resp
 
 
-def csv_response(rows: Iterable[dict[str, Any]], columns: Sequence[str], gen: str, filename: str) -> Response:
+def csv_response(rows: Iterable[dict[str, Any]], columns: Sequence[str], tag: str, filename: str) -> Response:
     """Rows as CSV (nested values as JSON), with the same caching headers as JSON."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
@@ -69,7 +75,7 @@ def csv_response(rows: Iterable[dict[str, Any]], columns: Sequence[str], gen: st
         writer.writerow([_cell(row.get(c)) for c in columns])
     resp = Response(buf.getvalue(), mimetype="text/csv")
     resp.headers["Content-Disposition"] = f'inline; filename="{filename}"'
-    _cache_headers(resp, gen)
+    _cache_headers(resp, tag)
     return resp
 
 
@@ -81,6 +87,6 @@ def _cell(v: Any) -> str:
     return str(v)
 
 
-def _cache_headers(resp: Response, gen: str) -> None:
-    resp.set_etag(gen)
+def _cache_headers(resp: Response, tag: str) -> None:
+    resp.set_etag(tag)
     resp.headers["Cache-Control"] = CACHE_CONTROL

@@ -117,6 +117,10 @@ def small_domains() -> dict[str, Domain]:
 @pytest.fixture()
 def small_snapshot() -> bytes:
     """Two domains' worth of data: coding (open behind), math (open leads)."""
+    return small_snapshot_bytes()
+
+
+def small_snapshot_bytes() -> bytes:
     return make_snapshot(
         [bench_dict("code-a"), bench_dict("code-elo", unit="Elo", max=None, tie_margin=10.0,
                                           saturation=None, scale=400.0), bench_dict("math-a")],

@@ -7,6 +7,6 @@ from flask_smorest import Blueprint
 
 def blueprints() -> list[Blueprint]:
     """Every blueprint of the API, in registration order."""
-    from service.views import benchmarks, domains, health, models
+    from service.views import backtest, benchmarks, domains, health, metrics, models, pages
 
-    return [health.bp, domains.bp, benchmarks.bp, models.bp]
+    return [health.bp, domains.bp, benchmarks.bp, models.bp, backtest.bp, metrics.bp, pages.bp]

@@ -6,13 +6,12 @@ import json
 from typing import Any
 
 from flask import Response
-from flask_smorest import Blueprint
 
 from forecasts import keys
 from service.errors import NotFound
-from service.http import csv_response, etag_matches, generation, json_response, not_modified, store
-from service.views.domains import series_response
-from service.views.params import FormatQuery, JsonOnlyQuery, SeriesQuery
+from service.http import csv_response, current, etag_matches, json_response, not_modified, store
+from service.views.domains import forecast_response, series_response
+from service.views.params import Blueprint, FormatQuery, JsonOnlyQuery, MetricQuery, SeriesQuery
 
 bp = Blueprint("benchmarks", __name__, url_prefix="/v1/benchmarks", description="Benchmarks, one per evaluator.")
 
@@ -33,13 +32,13 @@ def benchmark_row(gen: str, benchmark_id: str) -> dict[str, Any]:
 @bp.response(200, description="One row per benchmark as of its latest data.")
 def list_benchmarks(format: str) -> Response:
     """Every benchmark with its latest gap, lag and status."""
-    gen = generation()
-    if etag_matches(gen):
-        return not_modified(gen)
+    gen, tag = current()
+    if etag_matches(tag):
+        return not_modified(tag)
     rows = store().read_json(keys.gen_benchmark_summary(gen)) or []
     if format == "csv":
-        return csv_response(rows, COLUMNS, gen, "benchmarks.csv")
-    return json_response({"generation": gen, "benchmarks": rows}, gen)
+        return csv_response(rows, COLUMNS, tag, "benchmarks.csv")
+    return json_response({"generation": gen, "benchmarks": rows}, tag)
 
 
 @bp.route("/<benchmark_id>")
@@ -48,13 +47,13 @@ def list_benchmarks(format: str) -> Response:
 @bp.alt_response(404, description="Unknown benchmark.")
 def get_benchmark(_query: dict[str, Any], benchmark_id: str) -> Response:
     """One benchmark: definition (unit, range, tie margin, saturation, scale) and latest state."""
-    gen = generation()
+    gen, tag = current()
     row = benchmark_row(gen, benchmark_id)
-    if etag_matches(gen):
-        return not_modified(gen)
+    if etag_matches(tag):
+        return not_modified(tag)
     raw = store().r.hget(keys.gen_benchmarks(gen), benchmark_id)
     definition = json.loads(raw) if raw else None
-    return json_response({"generation": gen, "benchmark": row, "definition": definition}, gen)
+    return json_response({"generation": gen, "benchmark": row, "definition": definition}, tag)
 
 
 @bp.route("/<benchmark_id>/series")
@@ -63,10 +62,25 @@ def get_benchmark(_query: dict[str, Any], benchmark_id: str) -> Response:
 @bp.alt_response(404, description="Unknown benchmark.")
 def benchmark_series(benchmark_id: str, format: str, metric: str, from_: Any, to: Any) -> Response:
     """The benchmark's monthly series of `metric`, cut to [from, to]."""
-    gen = generation()
+    gen, tag = current()
     row = benchmark_row(gen, benchmark_id)
-    if etag_matches(gen):
-        return not_modified(gen)
+    if etag_matches(tag):
+        return not_modified(tag)
     points = store().read_json(keys.gen_benchmark_series(gen, benchmark_id)) or []
     unit = "days" if metric == "lag_days" else row["unit"]
-    return series_response(points, metric, from_, to, format, gen, target=benchmark_id, unit=unit)
+    return series_response(points, metric, from_, to, format, (gen, tag), target=benchmark_id, unit=unit)
+
+
+@bp.route("/<benchmark_id>/forecast")
+@bp.arguments(MetricQuery, location="query", as_kwargs=True, error_status_code=400)
+@bp.response(200, description="The published forecast and its backtest (stored; never computed here).")
+@bp.alt_response(404, description="Unknown benchmark.")
+@bp.alt_response(503, description="The forecast is not computed yet.")
+def benchmark_forecast(benchmark_id: str, metric: str) -> Response:
+    """When open models catch up on this benchmark: trajectory, catch-up distribution, lag trend."""
+    gen, tag = current()
+    row = benchmark_row(gen, benchmark_id)
+    if not row["points"]:
+        raise NotFound(f"benchmark {benchmark_id!r} has no gap series (one access class has no score)",
+                       [{"field": "benchmark", "message": "no series"}])
+    return forecast_response("benchmark", benchmark_id, metric, tag)

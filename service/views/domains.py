@@ -5,17 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response
-from flask_smorest import Blueprint
 
 from forecasts import keys
-from service.errors import NotFound
-from service.http import csv_response, etag_matches, generation, json_response, not_modified, store
-from service.views.params import FormatQuery, JsonOnlyQuery, SeriesQuery
+from service.charts import gap_chart
+from service.errors import NotFound, Unavailable
+from service.forecast_docs import forecast_bytes, forecast_dict, headline
+from service.http import csv_response, current, etag_matches, json_response, not_modified, raw_response, store
+from service.views.params import Blueprint, FormatQuery, JsonOnlyQuery, MetricQuery, SeriesQuery
 
 bp = Blueprint("domains", __name__, url_prefix="/v1/domains", description="Capability domains.")
 
 SUMMARY_COLUMNS = ("domain", "name", "as_of", "score_gap", "unit", "lag_days", "status", "closed_leader",
-                   "open_leader", "benchmarks")
+                   "open_leader", "catch_up_p50", "p_within_6", "p_within_12", "p_within_24", "lag_verdict",
+                   "forecast_status", "forecast_model", "benchmarks")
 SERIES_COLUMNS = ("date", "value", "status")
 
 
@@ -38,13 +40,13 @@ def domain_row(gen: str, domain_id: str) -> dict[str, Any]:
 @bp.response(200, description="One row per domain as of the latest data.")
 def list_domains(format: str) -> Response:
     """Every domain: score gap, lag, status and leaders."""
-    gen = generation()
-    if etag_matches(gen):
-        return not_modified(gen)
-    rows = domain_rows(gen)
+    gen, tag = current()
+    if etag_matches(tag):
+        return not_modified(tag)
+    rows = [{**row, **headline(forecast_dict("domain", row["domain"], "score_gap"))} for row in domain_rows(gen)]
     if format == "csv":
-        return csv_response(rows, SUMMARY_COLUMNS, gen, "domains.csv")
-    return json_response({"generation": gen, "domains": rows}, gen)
+        return csv_response(rows, SUMMARY_COLUMNS, tag, "domains.csv")
+    return json_response({"generation": gen, "domains": rows}, tag)
 
 
 @bp.route("/<domain_id>")
@@ -53,13 +55,13 @@ def list_domains(format: str) -> Response:
 @bp.alt_response(404, description="Unknown domain.")
 def get_domain(_query: dict[str, Any], domain_id: str) -> Response:
     """One domain, with the latest state of each of its benchmarks."""
-    gen = generation()
+    gen, tag = current()
     row = domain_row(gen, domain_id)
-    if etag_matches(gen):
-        return not_modified(gen)
+    if etag_matches(tag):
+        return not_modified(tag)
     configured = set(row.get("configured_benchmarks") or [])
     benches = [b for b in store().read_json(keys.gen_benchmark_summary(gen)) or [] if b["benchmark"] in configured]
-    return json_response({"generation": gen, "domain": row, "benchmarks": benches}, gen)
+    return json_response({"generation": gen, "domain": row, "benchmarks": benches}, tag)
 
 
 @bp.route("/<domain_id>/series")
@@ -68,23 +70,65 @@ def get_domain(_query: dict[str, Any], domain_id: str) -> Response:
 @bp.alt_response(404, description="Unknown domain.")
 def domain_series(domain_id: str, format: str, metric: str, from_: Any, to: Any) -> Response:
     """The domain's monthly series of `metric`, cut to [from, to]."""
-    gen = generation()
+    gen, tag = current()
     row = domain_row(gen, domain_id)
-    if etag_matches(gen):
-        return not_modified(gen)
+    if etag_matches(tag):
+        return not_modified(tag)
     points = store().read_json(keys.gen_domain_series(gen, domain_id)) or []
-    return series_response(points, metric, from_, to, format, gen, target=domain_id, unit=_unit(metric, row["unit"]))
+    unit = _unit(metric, row["unit"])
+    return series_response(points, metric, from_, to, format, (gen, tag), target=domain_id, unit=unit)
 
 
-def series_response(points: list[dict[str, Any]], metric: str, from_: Any, to: Any, fmt: str, gen: str,
-                    *, target: str, unit: str) -> Response:
+@bp.route("/<domain_id>/forecast")
+@bp.arguments(MetricQuery, location="query", as_kwargs=True, error_status_code=400)
+@bp.response(200, description="The published forecast and its backtest (stored; never computed here).")
+@bp.alt_response(404, description="Unknown domain.")
+@bp.alt_response(503, description="The forecast is not computed yet.")
+def domain_forecast(domain_id: str, metric: str) -> Response:
+    """When open models catch up on this domain: trajectory, catch-up distribution, lag trend."""
+    gen, tag = current()
+    domain_row(gen, domain_id)
+    return forecast_response("domain", domain_id, metric, tag)
+
+
+@bp.route("/<domain_id>/chart.svg")
+@bp.arguments(MetricQuery, location="query", as_kwargs=True, error_status_code=400)
+@bp.response(200, description="An SVG chart of the series with its forecast fan.",
+             content_type="image/svg+xml")
+@bp.alt_response(404, description="Unknown domain.")
+def domain_chart(domain_id: str, metric: str) -> Response:
+    """The domain's score gap (or lag) history and forecast, as SVG."""
+    gen, tag = current()
+    row = domain_row(gen, domain_id)
+    if etag_matches(tag):
+        return not_modified(tag)
+    points = store().read_json(keys.gen_domain_series(gen, domain_id)) or []
+    svg = gap_chart(points, forecast_dict("domain", domain_id, metric), title=f"{row['name']}: {metric}",
+                    unit=_unit(metric, row["unit"]), metric=metric)
+    return raw_response(svg, tag, mimetype="image/svg+xml")
+
+
+def forecast_response(kind: str, target: str, metric: str, tag: str) -> Response:
+    """The stored forecast document as it is, or 503 while it is being computed (shared with benchmarks)."""
+    if etag_matches(tag):
+        return not_modified(tag)
+    doc = forecast_bytes(kind, target, metric)
+    if doc is None:
+        raise Unavailable(f"the {metric} forecast of {kind} {target!r} is not computed yet; retry shortly",
+                          [{"field": "forecast", "message": "pending"}])
+    return raw_response(doc, tag)
+
+
+def series_response(points: list[dict[str, Any]], metric: str, from_: Any, to: Any, fmt: str,
+                    version: tuple[str, str], *, target: str, unit: str) -> Response:
     """A series projected on `metric` and cut to [from_, to], as JSON or CSV (shared with benchmarks)."""
+    gen, tag = version
     lo, hi = (from_.isoformat() if from_ else None), (to.isoformat() if to else None)
     out = [{"date": p["date"], "value": p[metric], "status": p["status"]} for p in points
            if (lo is None or p["date"] >= lo) and (hi is None or p["date"] <= hi)]
     if fmt == "csv":
-        return csv_response(out, SERIES_COLUMNS, gen, f"{target}-{metric}.csv")
-    return json_response({"generation": gen, "target": target, "metric": metric, "unit": unit, "points": out}, gen)
+        return csv_response(out, SERIES_COLUMNS, tag, f"{target}-{metric}.csv")
+    return json_response({"generation": gen, "target": target, "metric": metric, "unit": unit, "points": out}, tag)
 
 
 def _unit(metric: str, score_unit: str) -> str:

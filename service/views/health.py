@@ -6,10 +6,10 @@ from datetime import datetime
 
 import redis
 from flask import Response
-from flask_smorest import Blueprint
 
 from service.errors import error_response
 from service.http import json_response, store
+from service.views.params import Blueprint
 
 bp = Blueprint("health", __name__, description="Liveness and readiness probes.")
 

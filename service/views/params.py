@@ -5,9 +5,17 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+import flask_smorest
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from webargs.flaskparser import FlaskParser
 
 METRICS = ("score_gap", "lag_days")
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """flask-smorest's Blueprint, rejecting unknown query parameters (a typo is a 400, not ignored)."""
+
+    ARGUMENTS_PARSER = FlaskParser(unknown=RAISE)
 
 
 class FormatQuery(Schema):
@@ -19,6 +27,13 @@ class FormatQuery(Schema):
 
 class JsonOnlyQuery(Schema):
     """Endpoints that take no query parameters (unknown ones are rejected)."""
+
+
+class MetricQuery(Schema):
+    """Which metric: score_gap (default) or lag_days."""
+
+    metric = fields.String(load_default="score_gap", validate=validate.OneOf(METRICS),
+                           metadata={"description": "score_gap or lag_days."})
 
 
 class SeriesQuery(FormatQuery):

@@ -1,0 +1,81 @@
+"""Stored forecast documents as the API serves them, with a small per-worker cache.
+
+A forecast document never changes for a given ETag (generation + forecasts version), so each worker keeps
+the bytes it served under that tag: a repeated request costs one Redis round trip (the version check).
+No forecast is ever computed here.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from typing import Any
+
+from forecasts import keys
+from service.http import current, store
+
+CACHE_ENTRIES = 2048
+
+
+class _LRU:
+    """A thread-safe LRU of (tag, field) -> document bytes (None = not computed yet)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._data: OrderedDict[tuple[str, str], bytes | None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> tuple[bool, bytes | None]:
+        with self._lock:
+            if key not in self._data:
+                return False, None
+            self._data.move_to_end(key)
+            return True, self._data[key]
+
+    def put(self, key: tuple[str, str], value: bytes | None) -> None:
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
+
+
+_cache = _LRU(CACHE_ENTRIES)
+
+
+def forecast_bytes(kind: str, target: str, metric: str) -> bytes | None:
+    """The stored forecast document of one series for this request's version, or None when pending."""
+    gen, tag = current()
+    field = f"{kind}:{target}:{metric}"
+    hit, value = _cache.get((tag, field))
+    if hit:
+        return value
+    r = store().r
+    ref = r.hget(keys.gen_forecast_index(gen), field)
+    doc = r.get(keys.forecast(json.loads(ref)["hash"])) if ref else None
+    value = doc if isinstance(doc, bytes) or doc is None else doc.encode()
+    if value is not None:  # a pending document may appear without the tag changing in between requests
+        _cache.put((tag, field), value)
+    return value
+
+
+def forecast_dict(kind: str, target: str, metric: str) -> dict[str, Any] | None:
+    """The `forecast` part of a stored document, or None when pending."""
+    raw = forecast_bytes(kind, target, metric)
+    if raw is None:
+        return None
+    fc: dict[str, Any] = json.loads(raw)["forecast"]
+    return fc
+
+
+def headline(fc: dict[str, Any] | None) -> dict[str, Any]:
+    """The forecast fields of a domain row: catch-up p50, P(within 6/12/24 months), lag verdict."""
+    if fc is None:
+        return {"forecast_status": "pending", "catch_up_p50": None, "p_within_6": None, "p_within_12": None,
+                "p_within_24": None, "lag_verdict": None, "forecast_model": None}
+    cu, trend = fc["catch_up"], fc.get("lag_trend") or {}
+    within = cu.get("probability_within") or {}
+    return {"forecast_status": fc["status"], "catch_up_p50": cu.get("p50"), "p_within_6": within.get("6"),
+            "p_within_12": within.get("12"), "p_within_24": within.get("24"), "lag_verdict": trend.get("verdict"),
+            "forecast_model": fc.get("model")}

@@ -1,0 +1,130 @@
+"""Prometheus metrics: request counts and latencies, and per-domain gauges read from Redis at scrape time.
+
+Under gunicorn with several workers, set `PROMETHEUS_MULTIPROC_DIR` (gapcast up/api do it) so every
+worker's request metrics are aggregated by any worker's `/metrics`; the gauges come from Redis and are
+the same whichever worker answers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from datetime import date, datetime
+from typing import Any
+
+from flask import Flask, Response, g, request
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from forecasts import keys
+from forecasts.store import Store
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+CATCH_UP_WINDOWS = ("6", "12", "24")
+
+
+class RequestMetrics:
+    """Request counter and latency histogram, labelled by route template (bounded), method and status."""
+
+    def __init__(self, registry: CollectorRegistry | None) -> None:
+        kw: dict[str, Any] = {"registry": registry}
+        self.requests = Counter("gapcast_http_requests", "HTTP requests answered.",
+                                ["method", "endpoint", "status"], **kw)
+        self.latency = Histogram("gapcast_http_request_duration_seconds", "Time to answer an HTTP request.",
+                                 ["method", "endpoint"], buckets=LATENCY_BUCKETS, **kw)
+
+    def init_app(self, app: Flask) -> None:
+        app.before_request(self._start)
+        app.after_request(self._record)
+
+    def _start(self) -> None:
+        g.gapcast_started = time.perf_counter()
+
+    def _record(self, resp: Response) -> Response:
+        started = g.get("gapcast_started")
+        endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+        self.requests.labels(request.method, endpoint, str(resp.status_code)).inc()
+        if started is not None:
+            self.latency.labels(request.method, endpoint).observe(time.perf_counter() - started)
+        return resp
+
+
+class DomainCollector(Collector):
+    """Per-domain gauges from the current generation (and its forecasts) in Redis, at scrape time."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def collect(self) -> Iterator[Metric]:
+        gen = self.store.current_generation()
+        if gen is None:
+            return
+        meta = self.store.read_meta(gen)
+        now = self.store.now()
+        age = GaugeMetricFamily("gapcast_data_age_seconds", "Seconds since the current data generation was made.")
+        if meta.get("created_at"):
+            age.add_metric([], (now - datetime.fromisoformat(meta["created_at"])).total_seconds())
+        yield age
+        yield GaugeMetricFamily("gapcast_data_generation", "Id of the current data generation.", value=float(gen))
+        yield from self._domain_gauges(gen, now.date())
+
+    def _domain_gauges(self, gen: str, today: date) -> Iterator[Metric]:
+        rows = self.store.read_json(keys.gen_summary(gen)) or []
+        gap = GaugeMetricFamily("gapcast_domain_score_gap", "Domain score gap, % of scale (positive: open behind).",
+                                labels=["domain"])
+        lag = GaugeMetricFamily("gapcast_domain_lag_days", "Domain lag of open behind closed, days.", labels=["domain"])
+        p50 = GaugeMetricFamily("gapcast_domain_catch_up_p50_days", "Median catch-up date, days from now.",
+                                labels=["domain"])
+        prob = GaugeMetricFamily("gapcast_domain_catch_up_probability", "P(open caught up within N months).",
+                                 labels=["domain", "within_months"])
+        forecasts = self._forecasts(gen, [r["domain"] for r in rows])
+        for row in rows:
+            d = row["domain"]
+            if row["score_gap"] is not None:
+                gap.add_metric([d], row["score_gap"])
+            if row["lag_days"] is not None:
+                lag.add_metric([d], row["lag_days"])
+            fc = forecasts.get(d)
+            if not fc:
+                continue
+            cu = fc["catch_up"]
+            if cu.get("p50"):
+                p50.add_metric([d], (date.fromisoformat(cu["p50"]) - today).days)
+            for w in CATCH_UP_WINDOWS:
+                value = (cu.get("probability_within") or {}).get(w)
+                if value is not None:
+                    prob.add_metric([d, w], value)
+        yield from (gap, lag, p50, prob)
+
+    def _forecasts(self, gen: str, domains: list[str]) -> dict[str, dict[str, Any]]:
+        r = self.store.r
+        fields = [f"domain:{d}:score_gap" for d in domains]
+        refs = r.hmget(keys.gen_forecast_index(gen), fields) if fields else []
+        hashes = [json.loads(ref)["hash"] if ref else None for ref in refs]
+        docs = r.mget([keys.forecast(h) for h in hashes if h]) if any(hashes) else []
+        it = iter(docs)
+        out = {}
+        for d, h in zip(domains, hashes, strict=True):
+            doc = next(it) if h else None
+            if doc:
+                out[d] = json.loads(doc)["forecast"]
+        return out
+
+
+def metrics_registry() -> CollectorRegistry | None:
+    """The registry request metrics are created in: None (the default one) in multiprocess mode, where
+    values go to files; else a private registry per app, so tests can build many apps."""
+    return None if os.environ.get("PROMETHEUS_MULTIPROC_DIR") else CollectorRegistry()
+
+
+def exposition(store: Store, app_registry: CollectorRegistry | None) -> bytes:
+    """The text exposition for one scrape (`app_registry` None: multiprocess mode)."""
+    if app_registry is not None:
+        return generate_latest(app_registry)
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    registry.register(DomainCollector(store))
+    return generate_latest(registry)

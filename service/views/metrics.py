@@ -1,0 +1,21 @@
+"""`/metrics` for Prometheus."""
+
+from __future__ import annotations
+
+from flask import Response, current_app
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from service.http import store
+from service.metrics import exposition
+from service.views.params import Blueprint
+
+bp = Blueprint("metrics", __name__, description="Prometheus metrics.")
+
+
+@bp.route("/metrics")
+@bp.response(200, description="Prometheus text format: domain gauges, data age, request counts and latencies.",
+             content_type="text/plain")
+def metrics() -> Response:
+    """Metrics in the Prometheus text exposition format."""
+    body = exposition(store(), current_app.extensions["gapcast.metrics_registry"])
+    return Response(body, mimetype=CONTENT_TYPE_LATEST.split(";")[0], headers={"Cache-Control": "no-store"})
