@@ -6,7 +6,7 @@ COPY pyproject.toml README.md ./
 COPY forecasts ./forecasts
 COPY service ./service
 COPY jobs ./jobs
-RUN pip install . && useradd --create-home gapcast
+RUN pip install . && useradd --create-home gapcast && install -d -o gapcast /tmp/gapcast-metrics
 USER gapcast
 ENTRYPOINT ["gapcast"]
 CMD ["up"]
