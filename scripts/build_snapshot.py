@@ -25,7 +25,7 @@ What it does, in order (precedence for release dates and access: Epoch > Artific
    and the others are recorded as ``duplicate``. Nothing is dropped without an exclusion record, except
    null / blank cells in the wide AA files, which mean "not evaluated".
 
-Hand-checked knowledge lives in scripts/benchmark_catalog.toml, not here: the benchmarks and their
+Hand-checked knowledge lives in forecasts/data/benchmark_catalog.toml (shipped: the source connectors read it too), not here: the benchmarks and their
 metadata, [aliases] for spellings no rule can reach, [release_date_overrides] for wrong source dates.
 
 The output is deterministic: everything is sorted and the gzip header carries mtime 0.
@@ -1018,8 +1018,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="folder of raw source files (default: ../shared/data/raw from the repo root)")
     parser.add_argument("--out", type=Path, default=REPO / "forecasts" / "data" / "snapshot.json.gz",
                         help="output file (default: forecasts/data/snapshot.json.gz)")
-    parser.add_argument("--catalog", type=Path, default=REPO / "scripts" / "benchmark_catalog.toml",
-                        help="benchmark catalogue (default: scripts/benchmark_catalog.toml)")
+    parser.add_argument("--catalog", type=Path, default=REPO / "forecasts" / "data" / "benchmark_catalog.toml",
+                        help="benchmark catalogue (default: forecasts/data/benchmark_catalog.toml)")
     args = parser.parse_args(argv)
     if not args.raw.is_dir():
         parser.error(f"--raw {args.raw} is not a folder")
