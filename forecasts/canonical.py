@@ -12,25 +12,30 @@ import csv
 import io
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
-from forecasts.model import Access, Dataset, Model, Score
+from forecasts.model import Access, Dataset, Exclusion, Model, Score
 from forecasts.names import NameIndex, canonical_id
 
 REQUIRED = ("model", "organization", "release_date", "access", "benchmark", "score")
 OPTIONAL = ("stderr", "source")
 MAX_PROBLEMS = 100  # problems reported per file; the rest are counted
+_CODES = {"model": "invalid_model", "release_date": "invalid_date", "access": "unknown_access",
+          "benchmark": "unknown_benchmark", "score": "invalid_score", "stderr": "invalid_score"}
 
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with an input: where (e.g. `line 4`), which field, and what."""
+    """One thing wrong with an input: where (e.g. `line 4`), which field, what, and a reason code
+    (`invalid_score`, `unmatched`, ...) used when a source's bad record becomes an exclusion."""
 
     where: str
     field: str | None
     message: str
+    code: str = ""
 
     def __str__(self) -> str:
         return f"{self.where}, field '{self.field}': {self.message}" if self.field else \
@@ -78,6 +83,19 @@ class MergeStats:
     changed_scores: int = 0
     unchanged_scores: int = 0
     new_models: list[str] = field(default_factory=list)
+    touched: set[str] = field(default_factory=set)  # benchmarks with a new or changed score
+
+    def count(self, old: Score | None, new: Score) -> bool:
+        """Count `new` against `old`; True when it is new or changed (its benchmark is then touched)."""
+        if old is not None and (old.value, old.stderr) == (new.value, new.stderr):
+            self.unchanged_scores += 1
+            return False
+        if old is None:
+            self.new_scores += 1
+        else:
+            self.changed_scores += 1
+        self.touched.add(new.benchmark)
+        return True
 
     @property
     def accepted(self) -> int:
@@ -177,29 +195,12 @@ def validate(records: list[RawRecord], data: Dataset, today: date, origin: str =
     whose release date or access conflicts with the stored model, or with an earlier record of the
     same model, is a problem; so is a second score for the same model and benchmark.
     """
-    index = NameIndex()
-    for m in data.models.values():
-        index.add(m.id, m.id, m.name, *m.aliases)
-    problems: list[Problem] = []
     rows: list[Row] = []
-    seen_model: dict[str, Row] = {}
-    seen_pair: dict[tuple[str, str], str] = {}
-    for rec in records:
-        row = _validate_record(rec, data, today, index, problems)
-        if row is None:
-            continue
-        first = seen_model.setdefault(row.model_id, row)
-        for fld in ("release_date", "access"):
-            if getattr(first, fld) != getattr(row, fld):
-                problems.append(Problem(rec.where, fld, f"{_text(getattr(row, fld))} conflicts with "
-                                        f"{_text(getattr(first, fld))} given for {row.model_name!r} on "
-                                        f"{first.where}"))
-        pair = (row.benchmark, row.model_id)
-        if pair in seen_pair:
-            problems.append(Problem(rec.where, None, f"duplicate score for {row.model_name!r} on "
-                                    f"{row.benchmark} (already on {seen_pair[pair]})"))
-        seen_pair.setdefault(pair, rec.where)
-        rows.append(row)
+    problems: list[Problem] = []
+    for row, found in _check(records, data, today, lenient=False):
+        problems.extend(found)
+        if row is not None and not found:
+            rows.append(row)
     if problems:
         extra = len(problems) - MAX_PROBLEMS
         shown = problems[:MAX_PROBLEMS]
@@ -209,23 +210,72 @@ def validate(records: list[RawRecord], data: Dataset, today: date, origin: str =
     return rows
 
 
+def triage(records: list[RawRecord], data: Dataset, today: date, origin: str) -> tuple[list[Row], list[Exclusion]]:
+    """Like `validate`, for source pulls: good records become rows, bad ones exclusions (with a reason code),
+    and a record may omit `release_date`/`access` when its model is already stored (Arena has no dates)."""
+    rows: list[Row] = []
+    excluded: list[Exclusion] = []
+    for (row, found), rec in zip(_check(records, data, today, lenient=True), records, strict=True):
+        if found:
+            first = found[0]
+            excluded.append(Exclusion(origin, rec.where, _str(rec.fields.get("model")), first.code or "invalid",
+                                      "; ".join(str(p) for p in found)))
+        elif row is not None:
+            rows.append(row)
+    return rows, excluded
+
+
+def _check(records: list[RawRecord], data: Dataset, today: date, *,
+           lenient: bool) -> Iterator[tuple[Row | None, list[Problem]]]:
+    """Per record: its row (None when unusable) and its problems, including conflicts with earlier records."""
+    index = NameIndex()
+    for m in data.models.values():
+        index.add(m.id, m.id, m.name, *m.aliases)
+    seen_model: dict[str, Row] = {}
+    seen_pair: dict[tuple[str, str], str] = {}
+    for rec in records:
+        found: list[Problem] = []
+        row = _validate_record(rec, data, today, index, found, lenient)
+        if row is not None:
+            first = seen_model.setdefault(row.model_id, row)
+            for fld in ("release_date", "access"):
+                if getattr(first, fld) != getattr(row, fld):
+                    found.append(Problem(rec.where, fld, f"{_text(getattr(row, fld))} conflicts with "
+                                         f"{_text(getattr(first, fld))} given for {row.model_name!r} on "
+                                         f"{first.where}", f"conflicting_{fld}"))
+            pair = (row.benchmark, row.model_id)
+            if pair in seen_pair:
+                found.append(Problem(rec.where, None, f"duplicate score for {row.model_name!r} on "
+                                     f"{row.benchmark} (already on {seen_pair[pair]})", "duplicate"))
+            seen_pair.setdefault(pair, rec.where)
+        yield row, found
+
+
 def _validate_record(rec: RawRecord, data: Dataset, today: date, index: NameIndex,
-                     problems: list[Problem]) -> Row | None:
+                     problems: list[Problem], lenient: bool = False) -> Row | None:
     f, where = rec.fields, rec.where
     start = len(problems)
 
-    def bad(fld: str, msg: str) -> None:
-        problems.append(Problem(where, fld, msg))
+    def bad(fld: str, msg: str, code: str = "") -> None:
+        problems.append(Problem(where, fld, msg, code or _CODES.get(fld, "invalid")))
 
     name = _str(f.get("model"))
     if not name:
         bad("model", "is empty")
+    model_id = index.resolve(name) if name else None
+    stored = data.models.get(model_id) if model_id else None
+    fill = lenient and stored is not None  # a source that gives no date/access for a model we know
     org = _str(f.get("organization"))
-    release = _date(f.get("release_date"), today, lambda m: bad("release_date", m))
+    release = stored.release_date if stored and fill and not _str(f.get("release_date")) else \
+        _date(f.get("release_date"), today, lambda m: bad("release_date", m))
     access_raw = _str(f.get("access")).lower()
-    access = Access(access_raw) if access_raw in {a.value for a in Access} else None
+    access = stored.access if stored and fill and not access_raw else \
+        (Access(access_raw) if access_raw in {a.value for a in Access} else None)
     if access is None:
         bad("access", f"{_str(f.get('access'))!r} is not 'open' or 'closed'")
+    if lenient and stored is None and name and (release is None or access is None):
+        problems[start:] = [Problem(where, "model", f"{name!r} is not a stored model and the source gives no "
+                                    "release date or access", "unmatched")]
     bench_id = _str(f.get("benchmark"))
     bench = data.benchmarks.get(bench_id)
     if bench is None:
@@ -236,14 +286,12 @@ def _validate_record(rec: RawRecord, data: Dataset, today: date, index: NameInde
     stderr = _number(f.get("stderr"), lambda m: bad("stderr", m), required=False)
     if stderr is not None and stderr < 0:
         bad("stderr", f"{stderr:g} is negative")
-    model_id = index.resolve(name) if name else None
-    stored = data.models.get(model_id) if model_id else None
     if stored and release and stored.release_date != release:
         bad("release_date", f"{release} conflicts with the stored release date {stored.release_date} "
-                            f"of {stored.id!r}")
+                            f"of {stored.id!r}", "conflicting_release_date")
     if stored and access and stored.access is not access:
         bad("access", f"{access.value!r} conflicts with the stored access {stored.access.value!r} "
-                      f"of {stored.id!r}")
+                      f"of {stored.id!r}", "conflicting_access")
     if len(problems) > start or release is None or access is None or score is None:
         return None
     return Row(where, model_id or canonical_id(name), name, org or (stored.organization if stored else ""),
@@ -265,15 +313,8 @@ def merge(data: Dataset, rows: list[Row], origin: str, retrieved_at: str) -> tup
         out.models[row.model_id] = model
         score = Score(row.model_id, row.benchmark, row.score, row.stderr,
                       row.source or f"{origin}#{row.where}", retrieved_at)
-        old = out.scores.get((row.benchmark, row.model_id))
-        if old is None:
-            stats.new_scores += 1
-        elif (old.value, old.stderr) != (score.value, score.stderr):
-            stats.changed_scores += 1
-        else:
-            stats.unchanged_scores += 1
-            continue  # keep the original provenance of an unchanged score
-        out.scores[(row.benchmark, row.model_id)] = score
+        if stats.count(out.scores.get((row.benchmark, row.model_id)), score):
+            out.scores[(row.benchmark, row.model_id)] = score  # an unchanged score keeps its provenance
     return out, stats
 
 

@@ -22,24 +22,42 @@ class Derived:
     benchmark_summary: list[dict[str, Any]]
 
 
-def benchmark_gaps(data: Dataset) -> dict[str, BenchmarkGaps]:
-    """Frontiers and gaps of every benchmark in `data`."""
+def benchmark_gaps(data: Dataset, only: set[str] | None = None) -> dict[str, BenchmarkGaps]:
+    """Frontiers and gaps of the benchmarks in `data` (all, or those in `only`)."""
     grouped = entries_by_benchmark(data)
-    return {b_id: BenchmarkGaps(data.benchmarks[b_id], entries) for b_id, entries in grouped.items()}
+    return {b_id: BenchmarkGaps(data.benchmarks[b_id], entries) for b_id, entries in grouped.items()
+            if only is None or b_id in only}
 
 
-def derive(data: Dataset, domains: dict[str, Domain]) -> Derived:
-    """All series and summaries for `data`, as of its newest scored release."""
-    as_of = data.latest_release()
-    gaps = benchmark_gaps(data)
-    bench_series = {b_id: [p.to_dict() for p in bg.monthly()] for b_id, bg in gaps.items()}
-    starts = [s for s in (bg.start() for bg in gaps.values()) if s is not None]
-    months = list(month_ends(min(starts), as_of)) if starts and as_of else []
-    dom_series = {d_id: [p.to_dict() for p in domain_series(dom, gaps, months)]
-                  for d_id, dom in domains.items()}
-    summary = [_domain_row(dom, dom_series[d_id]) for d_id, dom in domains.items()]
-    bench_summary = [_benchmark_row(bg, bench_series[b_id]) for b_id, bg in sorted(gaps.items())]
-    return Derived(as_of, bench_series, dom_series, summary, bench_summary)
+def domains_touching(domains: dict[str, Domain], benchmarks: set[str]) -> set[str]:
+    """The domains that list any of `benchmarks`."""
+    return {d_id for d_id, dom in domains.items() if benchmarks & set(dom.benchmark_ids)}
+
+
+def derive(data: Dataset, domains: dict[str, Domain], *, benchmarks: set[str] | None = None) -> Derived:
+    """Series and summary rows for `data`: every benchmark and domain, or (incremental) only `benchmarks`
+    and the domains that list them. A domain's series runs from its first month with data to the newest
+    data of its own benchmarks, so a release elsewhere does not change it."""
+    touched_domains = set(domains) if benchmarks is None else domains_touching(domains, benchmarks)
+    needed = set(benchmarks) if benchmarks is not None else None
+    if needed is not None:
+        for d_id in touched_domains:
+            needed |= set(domains[d_id].benchmark_ids)
+    gaps = benchmark_gaps(data, needed)
+    own = gaps if benchmarks is None else {b: g for b, g in gaps.items() if b in benchmarks}
+    bench_series = {b_id: [p.to_dict() for p in bg.monthly()] for b_id, bg in own.items()}
+    dom_series = {d_id: [p.to_dict() for p in domain_series(domains[d_id], gaps, _domain_months(domains[d_id], gaps))]
+                  for d_id in touched_domains}
+    summary = [_domain_row(domains[d_id], dom_series[d_id]) for d_id in domains if d_id in touched_domains]
+    bench_summary = [_benchmark_row(bg, bench_series[b_id]) for b_id, bg in sorted(own.items())]
+    return Derived(data.latest_release(), bench_series, dom_series, summary, bench_summary)
+
+
+def _domain_months(dom: Domain, gaps: dict[str, BenchmarkGaps]) -> list[date]:
+    members = [gaps[b] for b in dom.benchmark_ids if b in gaps]
+    starts = [s for s in (g.start() for g in members) if s is not None]
+    ends = [g.data_end for g in members if g.start() is not None and g.data_end is not None]
+    return list(month_ends(min(starts), max(ends))) if starts else []
 
 
 def _domain_row(dom: Domain, series: list[dict[str, Any]]) -> dict[str, Any]:

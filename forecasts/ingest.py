@@ -6,19 +6,20 @@ commits one complete new generation or changes nothing.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from forecasts import keys
-from forecasts.canonical import MergeStats, merge, parse, validate
-from forecasts.compute import derive
+from forecasts.canonical import MergeStats, RawRecord, merge, parse, triage, validate
+from forecasts.compute import Derived, derive
 from forecasts.domains import Domain
 from forecasts.model import Dataset, Exclusion
-from forecasts.outlook import series_refs, write_index
+from forecasts.outlook import SeriesRef, read_index, series_refs, write_index
 from forecasts.snapshot import parse_snapshot
-from forecasts.store import ConcurrentRefresh, Store
+from forecasts.store import ConcurrentRefresh, GenerationWriter, Store
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +36,9 @@ class LoadResult:
     exclusions: list[Exclusion] = field(default_factory=list)
     models: Counter[str] = field(default_factory=Counter)  # stored models per access class
     benchmarks: int = 0
+    changed: bool = True  # False: nothing new, no generation was written
+    touched_benchmarks: list[str] = field(default_factory=list)
+    touched_domains: list[str] = field(default_factory=list)
 
     @property
     def excluded_by_reason(self) -> Counter[str]:
@@ -53,6 +57,9 @@ class LoadResult:
             "rejected_by_reason": dict(sorted(self.excluded_by_reason.items())),
             "models": dict(self.models),
             "benchmarks": self.benchmarks,
+            "changed": self.changed,
+            "touched_benchmarks": self.touched_benchmarks,
+            "touched_domains": self.touched_domains,
         }
 
 
@@ -63,19 +70,16 @@ def load_snapshot(store: Store, domains: dict[str, Domain], raw: bytes, origin: 
     def apply(current: Dataset) -> tuple[Dataset, MergeStats]:
         merged = Dataset(dict(current.models), dict(current.benchmarks), dict(current.scores))
         stats = MergeStats()
-        merged.benchmarks.update(snap.data.benchmarks)
+        for b_id, bench in snap.data.benchmarks.items():
+            if merged.benchmarks.get(b_id) != bench:
+                stats.touched.add(b_id)
+            merged.benchmarks[b_id] = bench
         for m_id, model in snap.data.models.items():
             if m_id not in merged.models:
                 stats.new_models.append(m_id)
             merged.models[m_id] = model
         for pair, score in snap.data.scores.items():
-            old = merged.scores.get(pair)
-            if old is None:
-                stats.new_scores += 1
-            elif (old.value, old.stderr) != (score.value, score.stderr):
-                stats.changed_scores += 1
-            else:
-                stats.unchanged_scores += 1
+            stats.count(merged.scores.get(pair), score)
             merged.scores[pair] = score
         return merged, stats
 
@@ -99,36 +103,104 @@ def load_records(store: Store, domains: dict[str, Domain], raw: bytes, fmt: str 
     return result
 
 
+def load_source(store: Store, domains: dict[str, Domain], records: list[dict[str, Any]], origin: str,
+                *, rejected: list[Exclusion] | None = None) -> LoadResult:
+    """Merge records pulled from a source (canonical-format dicts). Bad records are excluded with a reason
+    instead of failing the pull, and a record without release date or access only counts for a stored
+    model. Only new or changed scores count; when nothing changed no generation is written."""
+    raw_records = [RawRecord(f"record {i}", r) for i, r in enumerate(records, start=1)]
+    now = store.now()
+    found: list[Exclusion] = []
+
+    def apply(current: Dataset) -> tuple[Dataset, MergeStats]:
+        rows, excluded = triage(raw_records, current, now.date(), origin)
+        found[:] = excluded
+        return merge(current, rows, origin, now.date().isoformat())
+
+    result = _commit(store, domains, apply, origin, [])
+    result.exclusions = [*(rejected or []), *found]
+    return result
+
+
 def rebuild(store: Store, domains: dict[str, Domain], origin: str = "rebuild") -> LoadResult:
     """Recompute every derived series from the stored data (e.g. after the domain file changed)."""
-    return _commit(store, domains, lambda current: (current, MergeStats()), origin, [])
+    return _commit(store, domains, lambda current: (current, MergeStats()), origin, [], everything=True)
 
 
-def _commit(store: Store, domains: dict[str, Domain], apply: Any, origin: str,
-            exclusions: list[Exclusion]) -> LoadResult:
+def domains_digest(domains: dict[str, Domain]) -> str:
+    """A hash of the domain definitions: when it changes, every domain is recomputed."""
+    text = repr(sorted((d.id, d.name, d.members) for d in domains.values()))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _commit(store: Store, domains: dict[str, Domain], apply: Any, origin: str, exclusions: list[Exclusion],
+            *, everything: bool = False) -> LoadResult:
+    """Read the current generation, apply a change, and commit a new generation with only what the change
+    touched recomputed (the rest copied server-side). Retries when another refresh commits first."""
     for attempt in range(1, COMMIT_ATTEMPTS + 1):
         gen = store.current_generation()
         current = store.read_dataset(gen) if gen else Dataset()
         data, stats = apply(current)
+        digest = domains_digest(domains)
+        old_meta = store.read_meta(gen) if gen else {}
+        full = everything or gen is None or old_meta.get("domains_digest") != digest
+        counts = Counter(m.access.value for m in data.models.values())
+        if not full and data == current:
+            return LoadResult(gen or "", origin, stats, exclusions, counts, len(data.benchmarks), changed=False)
+        touched = set(data.benchmarks) if full else set(stats.touched)
         writer = store.begin()
-        derived = derive(data, domains)
-        writer.put_dataset(data)
-        for b_id, series in derived.benchmark_series.items():
-            writer.put_json(keys.gen_benchmark_series(writer.gen, b_id), series)
-        for d_id, series in derived.domain_series.items():
-            writer.put_json(keys.gen_domain_series(writer.gen, d_id), series)
-        writer.put_json(keys.gen_summary(writer.gen), derived.summary)
-        writer.put_json(keys.gen_benchmark_summary(writer.gen), derived.benchmark_summary)
-        writer.put_json(keys.gen_exclusions(writer.gen), [e.to_dict() for e in exclusions])
-        write_index(writer, series_refs(data, derived, domains))
+        derived = _write_generation(store, writer, gen, data, domains, touched, full)
         meta = {"origin": origin, "as_of": derived.as_of.isoformat() if derived.as_of else "",
-                "models": len(data.models), "benchmarks": len(data.benchmarks), "scores": len(data.scores)}
+                "models": len(data.models), "benchmarks": len(data.benchmarks), "scores": len(data.scores),
+                "domains_digest": digest, "touched_benchmarks": len(touched),
+                "touched_domains": len(derived.domain_series)}
+        writer.put_json(keys.gen_exclusions(writer.gen), [e.to_dict() for e in exclusions])
         try:
             new_gen = writer.commit(meta)
         except ConcurrentRefresh as exc:
             logger.warning("refresh from %s lost a race (attempt %d): %s", origin, attempt, exc)
             continue
-        return LoadResult(new_gen, origin, stats, exclusions,
-                          Counter(m.access.value for m in data.models.values()), len(data.benchmarks))
+        return LoadResult(new_gen, origin, stats, exclusions, counts, len(data.benchmarks),
+                          touched_benchmarks=sorted(touched), touched_domains=sorted(derived.domain_series))
     raise ConcurrentRefresh(f"gave up after {COMMIT_ATTEMPTS} attempts: other refreshes kept committing")
 
+
+def _write_generation(store: Store, writer: GenerationWriter, old: str | None, data: Dataset,
+                      domains: dict[str, Domain], touched: set[str], full: bool) -> Derived:
+    """Write `data` and its derived series; what `touched` does not reach is copied from generation `old`."""
+    new = writer.gen
+    derived = derive(data, domains, benchmarks=None if full else touched)
+    writer.put_models_and_benchmarks(data)
+    for b_id in data.benchmarks:
+        if b_id in touched or old is None:
+            writer.put_scores(data, b_id)
+        else:
+            writer.copy(keys.gen_scores(old, b_id), keys.gen_scores(new, b_id))
+            writer.copy(keys.gen_benchmark_series(old, b_id), keys.gen_benchmark_series(new, b_id))
+    for b_id, series in derived.benchmark_series.items():
+        writer.put_json(keys.gen_benchmark_series(new, b_id), series)
+    for d_id in domains:
+        if d_id in derived.domain_series:
+            writer.put_json(keys.gen_domain_series(new, d_id), derived.domain_series[d_id])
+        elif old is not None:
+            writer.copy(keys.gen_domain_series(old, d_id), keys.gen_domain_series(new, d_id))
+    old_summary = store.read_json(keys.gen_summary(old)) or [] if old else []
+    old_bench = store.read_json(keys.gen_benchmark_summary(old)) or [] if old else []
+    writer.put_json(keys.gen_summary(new), _merge_rows(old_summary, derived.summary, "domain", list(domains)))
+    writer.put_json(keys.gen_benchmark_summary(new),
+                    _merge_rows(old_bench, derived.benchmark_summary, "benchmark", sorted(data.benchmarks)))
+    old_index = {r.field: r for r in read_index(store, old)} if old else {}
+    fresh = {r.field: r for r in series_refs(data, derived, domains)}
+    index = {**{f: r for f, r in old_index.items() if _still_valid(r, data, domains)}, **fresh}
+    write_index(writer, list(index.values()))
+    return derived
+
+
+def _merge_rows(old: list[dict[str, Any]], new: list[dict[str, Any]], key: str, order: list[str]) -> list[Any]:
+    """Summary rows: the recomputed ones replace the old ones; ordered like `order`, unknown ids dropped."""
+    rows = {r[key]: r for r in old} | {r[key]: r for r in new}
+    return [rows[k] for k in order if k in rows]
+
+
+def _still_valid(ref: SeriesRef, data: Dataset, domains: dict[str, Domain]) -> bool:
+    return ref.target in (domains if ref.kind == "domain" else data.benchmarks)

@@ -2,8 +2,8 @@
 
 Nothing outside this module spells a key. Lifetimes:
 
-- permanent: `generation`, `generation_seq`, `forecasts_version`, `generations` (capped by trimming), `raw:<source>` (list
-  capped at `GAPCAST_RAW_HISTORY`).
+- permanent: `instance`, `generation`, `generation_seq`, `forecasts_version`, `generations` (capped by trimming),
+  `raw:<source>` (list capped at `GAPCAST_RAW_HISTORY`).
 - per generation (`gen:<g>:...`): written with a TTL while a refresh is in progress (so a crashed
   refresh leaves nothing that lives on), made permanent when the generation is switched in, and given a
   TTL again (`GAPCAST_GENERATION_RETAIN_S`) when a newer generation replaces it.
@@ -15,6 +15,11 @@ Nothing outside this module spells a key. Lifetimes:
 from __future__ import annotations
 
 APP = "gapcast"
+
+
+def instance() -> str:
+    """String: a random id written with the first generation; tells stores apart in HTTP ETags (permanent)."""
+    return f"{APP}:instance"
 
 
 def generation() -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import uuid
 import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -67,11 +68,12 @@ class Store:
         return None if gen is None else _text(gen)
 
     def version(self) -> tuple[str | None, str]:
-        """The current generation and a version tag that also changes when its forecasts are written
-        (one round trip; used as the HTTP ETag)."""
-        gen, fv = self.r.mget(keys.generation(), keys.forecasts_version())
+        """The current generation and a version tag (one round trip; the HTTP ETag). The tag changes with
+        every generation and whenever its forecasts are written, and differs between stores (a wiped and
+        reloaded Redis gets a new instance id), so a cached answer is never served for other data."""
+        inst, gen, fv = self.r.mget(keys.instance(), keys.generation(), keys.forecasts_version())
         gen_s = None if gen is None else _text(gen)
-        return gen_s, f"{gen_s}.{_text(fv) if fv is not None else 0}"
+        return gen_s, f"{_text(inst) if inst else 'none'}.{gen_s}.{_text(fv) if fv is not None else 0}"
 
     def require_generation(self) -> str:
         """The current generation id. Raises StoreError when nothing was ever loaded."""
@@ -170,18 +172,23 @@ class GenerationWriter:
         self._pipe.set(key, json.dumps(value, separators=(",", ":")))
         self._track(key)
 
-    def put_dataset(self, data: Dataset) -> None:
-        """Write the generation's models, benchmarks and scores."""
-        g = self.gen
-        self.put_hash(keys.gen_models(g), {m.id: json.dumps(m.to_dict()) for m in data.models.values()})
-        self.put_hash(keys.gen_benchmarks(g),
+    def put_models_and_benchmarks(self, data: Dataset) -> None:
+        """Write the generation's models and benchmarks hashes."""
+        self.put_hash(keys.gen_models(self.gen), {m.id: json.dumps(m.to_dict()) for m in data.models.values()})
+        self.put_hash(keys.gen_benchmarks(self.gen),
                       {b.id: json.dumps(b.to_dict()) for b in data.benchmarks.values()})
-        by_bench: dict[str, dict[str, str]] = {}
-        for (b_id, m_id), s in data.scores.items():
-            d = {"value": s.value, "stderr": s.stderr, "source": s.source, "retrieved_at": s.retrieved_at}
-            by_bench.setdefault(b_id, {})[m_id] = json.dumps(d)
-        for b_id, mapping in by_bench.items():
-            self.put_hash(keys.gen_scores(g, b_id), mapping)
+
+    def put_scores(self, data: Dataset, benchmark: str) -> None:
+        """Write one benchmark's scores hash."""
+        mapping = {m_id: json.dumps({"value": s.value, "stderr": s.stderr, "source": s.source,
+                                     "retrieved_at": s.retrieved_at})
+                   for (b_id, m_id), s in data.scores.items() if b_id == benchmark}
+        self.put_hash(keys.gen_scores(self.gen, benchmark), mapping)
+
+    def copy(self, src: str, dst: str) -> None:
+        """Copy a key of an earlier generation server-side (no-op when `src` does not exist)."""
+        self._pipe.copy(src, dst, replace=True)
+        self._track(dst)
 
     def commit(self, meta: dict[str, Any]) -> str:
         """Switch readers to this generation atomically; returns its id.
@@ -209,6 +216,7 @@ class GenerationWriter:
                         f"generation {current_id} was committed while {g} was being written")
                 old_keys = list(pipe.smembers(keys.gen_keys(current_id))) if current_id else []
                 pipe.multi()
+                pipe.set(keys.instance(), uuid.uuid4().hex[:12], nx=True)
                 pipe.set(keys.generation(), g)
                 for new_key in [*set(self._keys), keys.gen_keys(g)]:
                     pipe.persist(new_key)

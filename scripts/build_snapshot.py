@@ -25,7 +25,8 @@ What it does, in order (precedence for release dates and access: Epoch > Artific
    and the others are recorded as ``duplicate``. Nothing is dropped without an exclusion record, except
    null / blank cells in the wide AA files, which mean "not evaluated".
 
-Hand-checked knowledge lives in forecasts/data/benchmark_catalog.toml (shipped: the source connectors read it too), not here: the benchmarks and their
+Hand-checked knowledge lives in forecasts/data/benchmark_catalog.toml (shipped: the source connectors read
+it too), not here: the benchmarks and their
 metadata, [aliases] for spellings no rule can reach, [release_date_overrides] for wrong source dates.
 
 The output is deterministic: everything is sorted and the gzip header carries mtime 0.

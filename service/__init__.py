@@ -18,6 +18,7 @@ from flask_smorest import Api
 from forecasts.connection import client_for
 from forecasts.settings import Settings
 from forecasts.store import Store
+from service import forecast_docs
 from service.errors import register_error_handlers
 from service.metrics import DomainCollector, RequestMetrics, metrics_registry
 from service.views import blueprints
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None, *, client: redis.Redis | None =
                                             raw_history=settings.raw_history)
     api = Api(app, spec_kwargs={"info": {"description": "Open vs closed model gaps, per capability."}})
     app.extensions["gapcast.api"] = api
+    forecast_docs.init_app(app)
     registry = metrics_registry()
     if registry is not None:
         registry.register(DomainCollector(app.extensions["gapcast.store"]))

@@ -1,6 +1,6 @@
 """Stored forecast documents as the API serves them, with a small per-worker cache.
 
-A forecast document never changes for a given ETag (generation + forecasts version), so each worker keeps
+A forecast document never changes for a given ETag (store instance, generation, forecasts version), so each app keeps
 the bytes it served under that tag: a repeated request costs one Redis round trip (the version check).
 No forecast is ever computed here.
 """
@@ -11,6 +11,8 @@ import json
 import threading
 from collections import OrderedDict
 from typing import Any
+
+from flask import Flask, current_app
 
 from forecasts import keys
 from service.http import current, store
@@ -41,14 +43,17 @@ class _LRU:
                 self._data.popitem(last=False)
 
 
-_cache = _LRU(CACHE_ENTRIES)
+def init_app(app: Flask) -> None:
+    """Give the app its own document cache."""
+    app.extensions["gapcast.forecast_cache"] = _LRU(CACHE_ENTRIES)
 
 
 def forecast_bytes(kind: str, target: str, metric: str) -> bytes | None:
     """The stored forecast document of one series for this request's version, or None when pending."""
     gen, tag = current()
     field = f"{kind}:{target}:{metric}"
-    hit, value = _cache.get((tag, field))
+    cache: _LRU = current_app.extensions["gapcast.forecast_cache"]
+    hit, value = cache.get((tag, field))
     if hit:
         return value
     r = store().r
@@ -56,7 +61,7 @@ def forecast_bytes(kind: str, target: str, metric: str) -> bytes | None:
     doc = r.get(keys.forecast(json.loads(ref)["hash"])) if ref else None
     value = doc if isinstance(doc, bytes) or doc is None else doc.encode()
     if value is not None:  # a pending document may appear without the tag changing in between requests
-        _cache.put((tag, field), value)
+        cache.put((tag, field), value)
     return value
 
 

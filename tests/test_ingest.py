@@ -34,8 +34,12 @@ def dump(r: redis.Redis) -> dict[bytes, Any]:
     return out
 
 
+def summary_rows(store: Store) -> list[dict[str, Any]]:
+    return list(store.read_json(keys.gen_summary(store.require_generation())))
+
+
 def summary(store: Store) -> dict[str, dict[str, Any]]:
-    return {row["domain"]: row for row in store.read_json(keys.gen_summary(store.require_generation()))}
+    return {row["domain"]: row for row in summary_rows(store)}
 
 
 def test_snapshot_load_writes_a_generation_with_gaps(store: Store, small_snapshot: bytes,
@@ -57,15 +61,40 @@ def test_snapshot_load_writes_a_generation_with_gaps(store: Store, small_snapsho
     assert store.raw_payloads("snapshot")[0][1] == small_snapshot
 
 
-def test_loading_twice_adds_and_switches_generation(store: Store, r: redis.Redis, small_snapshot: bytes,
-                                                    small_domains: dict[str, Domain]) -> None:
+def test_loading_the_same_data_twice_writes_no_new_generation(store: Store, small_snapshot: bytes,
+                                                               small_domains: dict[str, Domain]) -> None:
     first = load_snapshot(store, small_domains, small_snapshot, "s")
     second = load_snapshot(store, small_domains, small_snapshot, "s")
     assert second.stats.unchanged_scores == 9 and second.stats.new_scores == 0
-    assert int(second.generation) > int(first.generation)
+    assert not second.changed and second.generation == first.generation == store.current_generation()
+
+
+def test_a_change_switches_generation_and_the_old_one_expires(store: Store, r: redis.Redis, small_snapshot: bytes,
+                                                              small_domains: dict[str, Domain]) -> None:
+    first = load_snapshot(store, small_domains, small_snapshot, "s")
+    second = load_records(store, small_domains, (HEADER + "open-1,OpenCo,2024-03-05,open,math-a,31,,\n").encode(),
+                          "csv", "x.csv")
+    assert int(second.generation) > int(first.generation) == 1
     # The superseded generation stays readable for a while, then expires; the current one is permanent.
     assert 0 < r.ttl(keys.gen_summary(first.generation)) <= 60
     assert r.ttl(keys.gen_summary(second.generation)) == -1
+
+
+def test_a_refresh_recomputes_only_what_the_new_scores_touch(store: Store, small_snapshot: bytes,
+                                                              small_domains: dict[str, Domain]) -> None:
+    first = load_snapshot(store, small_domains, small_snapshot, "s")
+    csv = HEADER + "open-1,OpenCo,2024-03-05,open,math-a,31,,\n"
+    second = load_records(store, small_domains, csv.encode(), "csv", "x.csv")
+    assert second.touched_benchmarks == ["math-a"] and second.touched_domains == ["math"]
+    g1, g2 = first.generation, second.generation
+    for key in (keys.gen_domain_series, keys.gen_benchmark_series):
+        assert store.read_json(key(g2, "coding" if key is keys.gen_domain_series else "code-a")) == \
+            store.read_json(key(g1, "coding" if key is keys.gen_domain_series else "code-a"))
+    assert store.read_json(keys.gen_benchmark_series(g2, "math-a")) != store.read_json(
+        keys.gen_benchmark_series(g1, "math-a"))
+    data = store.read_dataset(g2)
+    assert data.scores[("math-a", "open-1")].value == 31.0 and len(data.scores) == 9
+    assert [r["domain"] for r in summary_rows(store)] == ["coding", "math"]
 
 
 def test_canonical_csv_adds_a_model_and_moves_the_gap(store: Store, small_snapshot: bytes,
@@ -165,7 +194,8 @@ def test_commit_refuses_when_another_refresh_switched_first(store: Store, small_
                                                             small_domains: dict[str, Domain]) -> None:
     load_snapshot(store, small_domains, small_snapshot, "s")
     slow = store.begin()
-    load_snapshot(store, small_domains, small_snapshot, "s")  # a concurrent refresh commits meanwhile
+    load_records(store, small_domains, (HEADER + "open-1,OpenCo,2024-03-05,open,math-a,31,,\n").encode(),
+                 "csv", "x.csv")  # a concurrent refresh commits meanwhile
     with pytest.raises(ConcurrentRefresh):
         slow.commit({"origin": "slow"})
 

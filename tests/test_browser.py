@@ -1,0 +1,400 @@
+"""The dashboard in a real browser: headless Chromium loads `GET /` over HTTP and checks that the charts render.
+
+Two data sets: the small test snapshot with every forecast computed, and the bundled snapshot with forecasts for
+two domains only (the other cards show their "no forecast yet" state). Per domain card: the frontier chart has
+closed and open lines, the gap chart its line (and the forecast fan where a forecast has a trajectory), tick
+labels and legend items are visible, no text leaves its chart, lines stay in their plot area; the page fits the
+window and asks no host but the local server. Full-page screenshots go to ``tests/artifacts/`` (gitignored).
+
+Needs Debian's ``chromium`` and ``chromium-driver`` (``/usr/bin/chromium``, ``/usr/bin/chromedriver``) and the
+``selenium`` package; skips without them unless ``GAPCAST_TEST_REQUIRE_BROWSER=1`` (CI), where it fails instead.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import tempfile
+import threading
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
+
+import pytest
+import redis
+from werkzeug.serving import make_server
+
+from forecasts import outlook
+from forecasts.domains import load_domains, parse_domains
+from forecasts.ingest import load_snapshot
+from forecasts.settings import Settings
+from forecasts.snapshot import bundled_bytes
+from forecasts.store import Store
+from service import create_app
+from tests.conftest import FIXED_NOW, SMALL_DOMAINS, small_snapshot_bytes
+
+ARTIFACTS = Path(__file__).parent / "artifacts"
+SMALL_DB, BUNDLED_DB = 9, 10
+BUNDLED_FORECASTS = ("overall", "coding")  # the bundled variant computes only these domains' forecasts
+WINDOW = (1400, 1000)
+NARROW = (400, 900)
+TOLERANCE_PX = 1.5  # sub-pixel rounding and antialiasing
+
+
+# ------------------------------------------------------------------------------------------------ the browser
+
+
+def _binary(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    return f"/usr/bin/{name}" if os.access(f"/usr/bin/{name}", os.X_OK) else None
+
+
+def _unavailable(reason: str) -> NoReturn:
+    """Skip, or fail when the environment says a browser is required (CI)."""
+    if os.environ.get("GAPCAST_TEST_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"{reason}; GAPCAST_TEST_REQUIRE_BROWSER=1 needs a browser: "
+                    "apt-get install -y chromium chromium-driver, and pip install -e '.[test]' (selenium)")
+    pytest.skip(f"{reason} (apt-get install chromium chromium-driver to run the browser tests)")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One headless Chromium for the module, with performance (network) and console logs on."""
+    chromium, chromedriver = _binary("chromium"), _binary("chromedriver")
+    if chromium is None or chromedriver is None:
+        _unavailable("chromium or chromedriver not found")
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        _unavailable("the selenium package is not installed")
+    assert chromium is not None and chromedriver is not None
+    with pytest.MonkeyPatch.context() as mp, tempfile.TemporaryDirectory(prefix="gapcast-chromium-") as profile:
+        mp.setenv("SE_OFFLINE", "true")  # Selenium Manager must never download a driver or browser
+        options = webdriver.ChromeOptions()
+        options.binary_location = chromium
+        for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--no-first-run", "--hide-scrollbars", f"--window-size={WINDOW[0]},{WINDOW[1]}",
+                    f"--user-data-dir={profile}"):
+            options.add_argument(arg)
+        options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
+        driver = webdriver.Chrome(service=Service(chromedriver), options=options)
+        try:
+            driver.set_page_load_timeout(20)
+            yield driver
+        finally:
+            driver.quit()
+
+
+# ------------------------------------------------------------------------------------------------ the sites
+
+
+@dataclass(frozen=True)
+class Site:
+    name: str
+    url: str
+    domains: list[str]
+    #: domain -> its stored score-gap forecast (None when not computed yet)
+    forecasts: dict[str, dict[str, Any] | None]
+
+
+def _get_json(url: str) -> tuple[int, dict[str, Any]]:
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        return resp.status, json.load(resp)
+
+
+@pytest.fixture(scope="module", params=["small", "bundled"])
+def site(request: pytest.FixtureRequest, redis_server: Any) -> Iterator[Site]:
+    """The app over real HTTP (werkzeug, threaded) on its own loaded Redis database."""
+    bundled = request.param == "bundled"
+    client = redis.Redis.from_url(f"{redis_server.url}?db={BUNDLED_DB if bundled else SMALL_DB}")
+    client.flushdb()
+    store = Store(client, now=lambda: FIXED_NOW)
+    if bundled:
+        gen = load_snapshot(store, load_domains(), bundled_bytes(), "bundled").generation
+        refs = outlook.pending(store, gen, lambda r: r.kind == "domain" and r.metric == "score_gap"
+                               and r.target in BUNDLED_FORECASTS)
+    else:
+        gen = load_snapshot(store, parse_domains(SMALL_DOMAINS, "test"), small_snapshot_bytes(), "test").generation
+        refs = outlook.pending(store, gen)
+    outlook.compute(store, gen, refs, workers=1)
+    server = make_server("127.0.0.1", 0, create_app(Settings(redis_url="unused://"), client=client), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="gapcast-browser-test", daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_port}"
+    try:
+        domains = [row["domain"] for row in _get_json(f"{url}/v1/domains")[1]["domains"]]
+        forecasts: dict[str, dict[str, Any] | None] = {}
+        for d in domains:  # straight from Redis, not through the service
+            raw = outlook.read_forecast(store, gen, "domain", d, "score_gap")
+            forecasts[d] = None if raw is None else json.loads(raw)["forecast"]
+        yield Site(request.param, url, domains, forecasts)
+    finally:
+        server.shutdown()
+        thread.join(10)
+        server.server_close()
+        client.flushdb()
+        client.close()
+
+
+# ------------------------------------------------------------------------------------------------ measuring
+
+
+MEASURE_JS = """
+const done = arguments[arguments.length - 1];
+document.fonts.ready.then(() => {
+  const box = (el) => { const r = el.getBoundingClientRect();
+    return {x0: r.left + scrollX, y0: r.top + scrollY, x1: r.right + scrollX, y1: r.bottom + scrollY,
+            w: r.width, h: r.height}; };
+  const shown = (el) => { for (let e = el; e && e.nodeType === 1; e = e.parentElement) {
+      const s = getComputedStyle(e);
+      if (s.display === 'none' || s.visibility === 'hidden' || parseFloat(s.opacity) === 0) return false; }
+    return true; };
+  const item = (el) => ({text: el.textContent, cls: el.getAttribute('class') || '', box: box(el), shown: shown(el),
+                         d: el.getAttribute('d') || '', stroke: el.getAttribute('stroke') || '',
+                         fill: el.getAttribute('fill') || ''});
+  const cards = [...document.querySelectorAll('section.domain-card')].map((card) => ({
+    domain: card.dataset.domain, status: card.dataset.status, box: box(card), text: card.innerText,
+    reason: card.querySelector('p.reason') ? card.querySelector('p.reason').textContent : null,
+    charts: [...card.querySelectorAll('svg.gapcast-chart')].map((svg) => ({
+      kind: svg.dataset.chart, box: box(svg), shown: shown(svg),
+      plot: svg.querySelector('.plot-area') ? box(svg.querySelector('.plot-area')) : null,
+      noData: !!svg.querySelector('.no-data'),
+      paths: [...svg.querySelectorAll('path.series, path.fan')].map(item),
+      ticks: [...svg.querySelectorAll('text.tick')].map((t) => ({...item(t),
+               axis: t.closest('.axis-x') ? 'x' : t.closest('.axis-y') ? 'y' : ''})),
+      legend: [...svg.querySelectorAll('.legend-item')].map(item),
+      texts: [...svg.querySelectorAll('text')].map(item),
+    })),
+  }));
+  const root = document.documentElement;
+  done({cards, scrollWidth: root.scrollWidth, clientWidth: root.clientWidth,
+        resources: performance.getEntriesByType('resource').map((e) => e.name)});
+});
+"""
+
+
+@dataclass(frozen=True)
+class Page:
+    site: Site
+    measure: dict[str, Any]
+    requests: list[str]
+    console: list[dict[str, Any]]
+
+
+def _load(driver: Any, site: Site) -> Page:
+    driver.get_log("performance")  # drop what earlier pages logged
+    driver.get_log("browser")
+    driver.get(site.url + "/")
+    measure = driver.execute_async_script(MEASURE_JS)
+    requests = []
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        if message.get("method") == "Network.requestWillBeSent":
+            requests.append(message["params"]["request"]["url"])
+    return Page(site, measure, requests, driver.get_log("browser"))
+
+
+def _screenshot(driver: Any, path: Path) -> None:
+    """A full-page PNG through the DevTools protocol (Chrome's WebDriver screenshot is viewport-only)."""
+    size = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
+        "format": "png", "captureBeyondViewport": True,
+        "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1},
+    })
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(base64.b64decode(shot["data"]))
+
+
+@pytest.fixture(scope="module")
+def page(browser: Any, site: Site) -> Page:
+    loaded = _load(browser, site)
+    _screenshot(browser, ARTIFACTS / ("dashboard.png" if site.name == "bundled" else f"dashboard-{site.name}.png"))
+    return loaded
+
+
+# ------------------------------------------------------------------------------------------------ geometry helpers
+
+Box = dict[str, float]
+
+
+def _inside(inner: Box, outer: Box, tol: float = TOLERANCE_PX) -> bool:
+    return (inner["x0"] >= outer["x0"] - tol and inner["y0"] >= outer["y0"] - tol
+            and inner["x1"] <= outer["x1"] + tol and inner["y1"] <= outer["y1"] + tol)
+
+
+def _overlap(a: Box, b: Box, tol: float = 0.5) -> bool:
+    return a["x0"] < b["x1"] - tol and b["x0"] < a["x1"] - tol and a["y0"] < b["y1"] - tol and b["y0"] < a["y1"] - tol
+
+
+def _visible(item: dict[str, Any]) -> bool:
+    return bool(item["shown"]) and item["box"]["w"] > 0 and item["box"]["h"] > 0
+
+
+def _chart(card: dict[str, Any], kind: str) -> dict[str, Any]:
+    charts = [c for c in card["charts"] if c["kind"] == kind]
+    assert len(charts) == 1, f"{card['domain']}: expected one {kind} chart, found {len(charts)}"
+    return dict(charts[0])
+
+
+def _paths(chart: dict[str, Any], cls: str) -> list[dict[str, Any]]:
+    return [p for p in chart["paths"] if cls in p["cls"].split()]
+
+
+def _where(card: dict[str, Any], chart: dict[str, Any]) -> str:
+    return f"{card['domain']} {chart['kind']} chart"
+
+
+# ------------------------------------------------------------------------------------------------ the tests
+
+
+def test_one_card_per_domain_with_three_visible_charts(page: Page) -> None:
+    cards = page.measure["cards"]
+    assert [c["domain"] for c in cards] == page.site.domains
+    for card in cards:
+        assert [c["kind"] for c in card["charts"]] == ["frontier", "gap", "catch-up"], card["domain"]
+        for chart in card["charts"]:
+            assert chart["shown"] and chart["box"]["w"] >= 300 and chart["box"]["h"] >= 200, _where(card, chart)
+            assert _inside(chart["box"], card["box"]), f"{_where(card, chart)} sticks out of its card"
+
+
+def test_frontier_charts_have_closed_and_open_lines(page: Page) -> None:
+    for card in page.measure["cards"]:
+        chart = _chart(card, "frontier")
+        where = _where(card, chart)
+        assert not chart["noData"] and chart["plot"] is not None, f"{where}: no plot"
+        for cls in ("series-closed", "series-open"):
+            paths = _paths(chart, cls)
+            assert len(paths) == 1, f"{where}: {len(paths)} {cls} paths"
+            path = paths[0]
+            assert path["d"].startswith("M") and len(path["d"]) > 8, f"{where}: {cls} has path data {path['d']!r}"
+            assert path["shown"] and path["box"]["w"] > 0, f"{where}: {cls} has an empty box {path['box']}"
+            assert path["stroke"] not in ("", "none"), f"{where}: {cls} has no stroke"
+            assert _inside(path["box"], chart["plot"]), f"{where}: {cls} leaves the plot area"
+        closed, open_ = _paths(chart, "series-closed")[0], _paths(chart, "series-open")[0]
+        assert closed["stroke"] != open_["stroke"], f"{where}: closed and open lines share a colour"
+
+
+def test_gap_charts_have_the_line_and_a_fan_where_forecast(page: Page) -> None:
+    fans = 0
+    for card in page.measure["cards"]:
+        chart = _chart(card, "gap")
+        where = _where(card, chart)
+        forecast = page.site.forecasts[card["domain"]]
+        gaps = _paths(chart, "series-gap")
+        assert len(gaps) == 1 and gaps[0]["d"].startswith("M"), f"{where}: no gap line"
+        assert gaps[0]["shown"] and gaps[0]["box"]["w"] > 0, f"{where}: gap line has an empty box {gaps[0]['box']}"
+        fan = _paths(chart, "fan")
+        if forecast and forecast.get("trajectory"):
+            fans += 1
+            assert len(fan) == 1 and fan[0]["d"].endswith("Z"), f"{where}: forecast but no fan"
+            assert _visible(fan[0]), f"{where}: fan has an empty box {fan[0]['box']}"
+            assert len(_paths(chart, "series-forecast")) == 1, f"{where}: forecast but no forecast line"
+            assert {"Forecast", "80% interval"} <= {i["text"] for i in chart["legend"]}, f"{where}: legend"
+        else:
+            assert not fan and not _paths(chart, "series-forecast"), f"{where}: a fan without a forecast"
+        for path in chart["paths"]:
+            assert _inside(path["box"], chart["plot"]), f"{where}: {path['cls']} leaves the plot area"
+    assert fans > 0, "no card drew a forecast fan: the forecasts this test computes are missing"
+
+
+def test_each_card_shows_its_own_domains_forecast(page: Page) -> None:
+    """The forecast text on each card is the one stored for that domain in this site's Redis."""
+    wrong = [f"{card['domain']}: card says {card['reason']!r}, stored forecast says {forecast.get('reason')!r}"
+             for card in page.measure["cards"]
+             if (forecast := page.site.forecasts[card["domain"]]) is not None and card["reason"] != forecast["reason"]]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_cards_without_a_forecast_say_so(page: Page) -> None:
+    missing = [d for d, f in page.site.forecasts.items() if f is None]
+    if page.site.name == "bundled":
+        assert missing and set(missing).isdisjoint(BUNDLED_FORECASTS)
+    for card in page.measure["cards"]:
+        chart = _chart(card, "catch-up")
+        messages = [t["text"] for t in chart["texts"] if "message" in t["cls"].split()]
+        if card["domain"] in missing:
+            assert chart["noData"] and messages == ["No forecast yet"], f"{_where(card, chart)}: {messages}"
+            assert "No forecast yet." in card["text"], card["domain"]
+            assert all(_visible(t) for t in chart["texts"]), f"{_where(card, chart)}: invisible text"
+        else:
+            assert "No forecast yet" not in card["text"], card["domain"]
+
+
+def test_ticks_and_legends_are_visible_and_do_not_collide(page: Page) -> None:
+    for card in page.measure["cards"]:
+        for chart in card["charts"]:
+            where = _where(card, chart)
+            if chart["kind"] in ("frontier", "gap"):
+                for axis in ("x", "y"):
+                    ticks = [t for t in chart["ticks"] if t["axis"] == axis]
+                    assert len(ticks) >= (1 if axis == "x" else 3), f"{where}: {len(ticks)} {axis} tick labels"
+                legend = chart["legend"]
+                assert len(legend) >= (2 if chart["kind"] == "frontier" else 1), f"{where}: legend {legend}"
+                hidden = [i["text"] for i in legend if not _visible(i) or not i["text"].strip()]
+                assert not hidden, f"{where}: invisible legend items {hidden}"
+                for a, b in ((a, b) for i, a in enumerate(legend) for b in legend[i + 1:]):
+                    assert not _overlap(a["box"], b["box"]), f"{where}: legend {a['text']!r} overlaps {b['text']!r}"
+            hidden = [t["text"] for t in chart["ticks"] if not _visible(t) or not t["text"].strip()]
+            assert not hidden, f"{where}: invisible tick labels {hidden}"
+            for axis in ("x", "y"):
+                ticks = sorted((t for t in chart["ticks"] if t["axis"] == axis), key=lambda t: t["box"]["x0"])
+                for i, a in enumerate(ticks):
+                    for b in ticks[i + 1:]:
+                        assert not _overlap(a["box"], b["box"]), \
+                            f"{where}: tick {a['text']!r} overlaps tick {b['text']!r}"
+
+
+def test_no_text_leaves_its_chart(page: Page) -> None:
+    outside = [
+        f"{_where(card, chart)}: {t['cls'] or 'text'} {t['text']!r} at {t['box']} outside {chart['box']}"
+        for card in page.measure["cards"] for chart in card["charts"] for t in chart["texts"]
+        if t["text"].strip() and not _inside(t["box"], chart["box"])
+    ]
+    assert not outside, "\n".join(outside)
+
+
+def test_page_fits_the_window(page: Page) -> None:
+    assert page.measure["scrollWidth"] <= page.measure["clientWidth"], \
+        f"horizontal overflow: {page.measure['scrollWidth']} > {page.measure['clientWidth']}"
+
+
+def test_no_request_leaves_the_local_server(page: Page) -> None:
+    origin = urlsplit(page.site.url).netloc
+    seen = page.requests + page.measure["resources"]
+    assert any(urlsplit(u).netloc == origin and urlsplit(u).path == "/" for u in page.requests), page.requests
+    foreign = sorted({u for u in seen if urlsplit(u).scheme not in ("data", "blob", "about")
+                      and urlsplit(u).netloc != origin})
+    assert not foreign, f"the dashboard asked other hosts: {foreign}"
+
+
+def test_no_console_errors(page: Page) -> None:
+    # The page declares no icon, so Chromium's automatic /favicon.ico request 404s: tolerated, not an error here.
+    errors = [e["message"] for e in page.console if e.get("level") == "SEVERE"
+              and not e["message"].startswith(f"{page.site.url}/favicon.ico ")]
+    assert not errors, errors
+
+
+def test_narrow_window_scales_charts_without_overflow(browser: Any, site: Site) -> None:
+    browser.set_window_size(*NARROW)
+    try:
+        narrow = _load(browser, site)
+        _screenshot(browser, ARTIFACTS / f"dashboard-{site.name}-narrow.png")
+    finally:
+        browser.set_window_size(*WINDOW)
+    m = narrow.measure
+    assert m["scrollWidth"] <= m["clientWidth"], f"horizontal overflow at {NARROW}: {m['scrollWidth']}"
+    for card in m["cards"]:
+        for chart in card["charts"]:
+            assert _inside(chart["box"], card["box"]), f"{_where(card, chart)} sticks out of its card"
+            bad = [t["text"] for t in chart["texts"] if t["text"].strip() and not _inside(t["box"], chart["box"])]
+            assert not bad, f"{_where(card, chart)}: text outside the chart {bad}"
+            assert all(_visible(t) for t in chart["ticks"]), f"{_where(card, chart)}: invisible ticks"
