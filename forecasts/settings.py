@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import Field, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -23,20 +23,6 @@ _IGNORED_PREFIXES = ("GAPCAST_TEST_",)
 
 class SettingsError(ValueError):
     """A setting with a bad value, or an unknown GAPCAST_* variable (message is one line)."""
-
-
-@dataclass(frozen=True)
-class Spec:
-    """How one setting is parsed and documented."""
-
-    name: str
-    parse: Callable[[str], Any]
-    default: Callable[[], Any]
-    help: str
-
-    @property
-    def env(self) -> str:
-        return PREFIX + self.name.upper()
 
 
 def _positive_int(raw: str) -> int:
@@ -70,61 +56,125 @@ def _log_level(raw: str) -> str:
     return level
 
 
-SPECS: tuple[Spec, ...] = (
-    Spec("redis_url", _optional_str, lambda: None,
-         "Redis URL (redis://, rediss://, unix://). Unset: gapcast runs a private Redis in the data dir."),
-    Spec("data_dir", lambda raw: Path(raw).expanduser(),
-         lambda: Path(platformdirs.user_data_dir("gapcast", appauthor=False)),
-         "Folder for the embedded Redis (AOF files, socket, log). Default: the per-user data folder."),
-    Spec("domains_file", _optional_path, lambda: None,
-         "A TOML file of domains that replaces the shipped one (same format as forecasts/data/domains.toml)."),
-    Spec("redis_socket_timeout_s", _positive_float, lambda: 5.0,
-         "Seconds before a Redis command or connection attempt gives up."),
-    Spec("generation_retain_s", _positive_int, lambda: 3600,
-         "Seconds a superseded data generation stays readable for requests that started on it."),
-    Spec("raw_history", _positive_int, lambda: 10,
-         "Raw source payloads kept per source (the newest N), so derived data can be rebuilt."),
-    Spec("log_level", _log_level, lambda: "INFO", "Log level: DEBUG, INFO, WARNING or ERROR."),
-)
+def setting(default: Any = None, *, parse: Callable[[str], Any], help: str, secret: bool = False,
+            factory: Callable[[], Any] | None = None) -> Any:
+    """Declare one setting: its default, how its environment text is parsed, and its help line.
+
+    `secret` settings are never printed and may also come from a file named by `<ENV>_FILE`.
+    """
+    meta = {"parse": parse, "help": help, "secret": secret}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta, repr=not secret)
+    return field(default=default, metadata=meta, repr=not secret)
 
 
-@dataclass(frozen=True)
+def _default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("gapcast", appauthor=False))
+
+
+@dataclass(frozen=True, repr=False)
 class Settings:
-    """Validated settings; build with `Settings.from_env()` (or directly in tests)."""
+    """Every setting, declared once (env var `GAPCAST_<NAME>`); build with `Settings.from_env()`."""
 
-    redis_url: str | None = None
-    data_dir: Path = Path(".")
-    domains_file: Path | None = None
-    redis_socket_timeout_s: float = 5.0
-    generation_retain_s: int = 3600
-    raw_history: int = 10
-    log_level: str = "INFO"
+    redis_url: str | None = setting(
+        parse=_optional_str,
+        help="Redis URL (redis://, rediss://, unix://). Unset: gapcast runs a private Redis in the data dir.")
+    data_dir: Path = setting(
+        factory=_default_data_dir, parse=lambda raw: Path(raw).expanduser(),
+        help="Folder for the embedded Redis (AOF files, socket, log). Default: the per-user data folder.")
+    domains_file: Path | None = setting(
+        parse=_optional_path,
+        help="A TOML file of domains that replaces the shipped one (same format as forecasts/data/domains.toml).")
+    redis_socket_timeout_s: float = setting(
+        5.0, parse=_positive_float, help="Seconds before a Redis command or connection attempt gives up.")
+    generation_retain_s: int = setting(
+        3600, parse=_positive_int, help="Seconds a superseded data generation stays readable.")
+    raw_history: int = setting(
+        10, parse=_positive_int, help="Raw source payloads kept per source (the newest N).")
+    log_level: str = setting("INFO", parse=_log_level, help="Log level: DEBUG, INFO, WARNING or ERROR.")
+    admin_token: str | None = setting(
+        parse=_optional_str, secret=True,
+        help="Bearer token for the admin API (POST /v1/releases). Unset: the admin API is off.")
+    source_timeout_s: float = setting(30.0, parse=_positive_float, help="Seconds before a source request gives up.")
+    epoch_url: str | None = setting(
+        "https://epoch.ai/data/benchmark_data.zip", parse=_optional_str,
+        help="Epoch AI Benchmarking Hub zip. Empty: the Epoch source is off.")
+    epoch_every_s: int = setting(21600, parse=_positive_int, help="Seconds between Epoch pulls.")
+    aa_api_key: str | None = setting(
+        parse=_optional_str, secret=True, help="Artificial Analysis API key (x-api-key). Unset: the AA source is off.")
+    aa_url: str | None = setting(
+        "https://artificialanalysis.ai/api/v2/data/llms/models", parse=_optional_str,
+        help="Artificial Analysis LLM endpoint.")
+    aa_every_s: int = setting(21600, parse=_positive_int, help="Seconds between AA pulls (1,000 requests a day).")
+    lmarena_url: str | None = setting(
+        "https://raw.githubusercontent.com/lmarena/arena-catalog/main/data/leaderboard-text.json",
+        parse=_optional_str,
+        help="LMArena leaderboard (arena-catalog JSON, arena.ai daily JSON or CSV). Empty: the source is off.")
+    lmarena_licences_url: str | None = setting(
+        "https://raw.githubusercontent.com/lmarena/arena-catalog/main/data/scatterplot-data.json",
+        parse=_optional_str, help="LMArena model licences (scatterplot-data.json), for the access class.")
+    lmarena_every_s: int = setting(21600, parse=_positive_int, help="Seconds between LMArena pulls.")
+    canonical_url: str | None = setting(
+        parse=_optional_str, help="A canonical CSV/JSON feed (URL or file path) pulled on a schedule. Unset: off.")
+    canonical_every_s: int = setting(3600, parse=_positive_int, help="Seconds between canonical feed pulls.")
+    job_lease_s: int = setting(
+        60, parse=_positive_int, help="Seconds a scheduler job's Redis lease lasts without renewal.")
+    retry_max_s: int = setting(3600, parse=_positive_int, help="Longest wait between retries of a failing source.")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
         """Parse every GAPCAST_* variable of `environ`. Raises SettingsError naming the variable."""
-        known = {spec.env for spec in SPECS}
+        specs = fields(cls)
+        known = {_env(f) for f in specs} | {_env(f) + "_FILE" for f in specs if f.metadata["secret"]}
         for key in sorted(environ):
             if key.startswith(PREFIX) and key not in known and not key.startswith(_IGNORED_PREFIXES):
                 raise SettingsError(f"{key}: unknown setting (known: {', '.join(sorted(known))})")
         values: dict[str, Any] = {}
-        for spec in SPECS:
-            raw = environ.get(spec.env)
+        for f in specs:
+            secret = f.metadata["secret"]
+            raw = _read_secret_file(_env(f), environ) if secret else None
+            raw = environ.get(_env(f)) if raw is None else raw
             if raw is None:
-                values[spec.name] = spec.default()
                 continue
             try:
-                values[spec.name] = spec.parse(raw.strip())
+                values[f.name] = f.metadata["parse"](raw.strip())
             except ValueError as exc:
-                raise SettingsError(f"{spec.env}: invalid value {raw!r}: {exc}") from None
+                shown = "(secret)" if secret else repr(raw)
+                raise SettingsError(f"{_env(f)}: invalid value {shown}: {exc}") from None
         return cls(**values)
+
+    def __repr__(self) -> str:
+        return f"Settings({self.redacted()})"
 
     def redacted(self) -> dict[str, Any]:
         """The settings as a dict safe to print: the Redis URL's password is hidden."""
         out = {f.name: getattr(self, f.name) for f in fields(self)}
+        for f in fields(self):
+            if f.metadata["secret"] and out.get(f.name):
+                out[f.name] = "***"
         if self.redis_url:
             out["redis_url"] = redact_url(self.redis_url)
         return {k: str(v) if isinstance(v, Path) else v for k, v in out.items()}
+
+
+def _env(f: Field[Any]) -> str:
+    return PREFIX + f.name.upper()
+
+
+def env_names() -> list[str]:
+    """Every environment variable gapcast reads (for docs and tests)."""
+    return [_env(f) for f in fields(Settings)]
+
+
+def _read_secret_file(env: str, environ: Mapping[str, str]) -> str | None:
+    """The secret from the file named by `<ENV>_FILE`, if set. Raises SettingsError when unreadable."""
+    path = environ.get(env + "_FILE")
+    if not path:
+        return None
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise SettingsError(f"{env}_FILE: cannot read {path} ({exc.strerror})") from None
 
 
 def redact_url(url: str) -> str:
