@@ -87,7 +87,7 @@ class MergeStats:
 
     def count(self, old: Score | None, new: Score) -> bool:
         """Count `new` against `old`; True when it is new or changed (its benchmark is then touched)."""
-        if old is not None and (old.value, old.stderr) == (new.value, new.stderr):
+        if old is not None and _same(old.value, new.value) and _same(old.stderr, new.stderr):
             self.unchanged_scores += 1
             return False
         if old is None:
@@ -267,7 +267,7 @@ def _validate_record(rec: RawRecord, data: Dataset, today: date, index: NameInde
     fill = lenient and stored is not None  # a source that gives no date/access for a model we know
     org = _str(f.get("organization"))
     release = stored.release_date if stored and fill and not _str(f.get("release_date")) else \
-        _date(f.get("release_date"), today, lambda m: bad("release_date", m))
+        parse_date(f.get("release_date"), today, lambda m: bad("release_date", m))
     access_raw = _str(f.get("access")).lower()
     access = stored.access if stored and fill and not access_raw else \
         (Access(access_raw) if access_raw in {a.value for a in Access} else None)
@@ -280,10 +280,10 @@ def _validate_record(rec: RawRecord, data: Dataset, today: date, index: NameInde
     bench = data.benchmarks.get(bench_id)
     if bench is None:
         bad("benchmark", f"unknown benchmark {bench_id!r} (see `gapcast benchmarks` for the ids)")
-    score = _number(f.get("score"), lambda m: bad("score", m), required=True)
+    score = parse_number(f.get("score"), lambda m: bad("score", m), required=True)
     if score is not None and bench is not None and not bench.in_range(score):
         bad("score", f"{score:g} is outside {bench.id}'s range {_range(bench.min, bench.max)}")
-    stderr = _number(f.get("stderr"), lambda m: bad("stderr", m), required=False)
+    stderr = parse_number(f.get("stderr"), lambda m: bad("stderr", m), required=False)
     if stderr is not None and stderr < 0:
         bad("stderr", f"{stderr:g} is negative")
     if stored and release and stored.release_date != release:
@@ -325,7 +325,8 @@ def _str(v: Any) -> str:
     return "" if v is None else str(v).strip()
 
 
-def _date(v: Any, today: date, bad: Any) -> date | None:
+def parse_date(v: Any, today: date, bad: Any) -> date | None:
+    """A YYYY-MM-DD date not after `today`, or None after calling `bad(message)`."""
     raw = _str(v)
     try:
         d = date.fromisoformat(raw)
@@ -341,7 +342,8 @@ def _date(v: Any, today: date, bad: Any) -> date | None:
     return d
 
 
-def _number(v: Any, bad: Any, *, required: bool) -> float | None:
+def parse_number(v: Any, bad: Any, *, required: bool) -> float | None:
+    """A finite number, or None (after calling `bad(message)` unless it is optional and blank)."""
     if isinstance(v, bool):
         bad(f"{v!r} is not a number")
         return None
@@ -367,3 +369,12 @@ def _range(lo: float | None, hi: float | None) -> str:
 
 def _text(v: Any) -> str:
     return v.value if isinstance(v, Access) else str(v)
+
+
+SAME_TOLERANCE = 1e-3  # the snapshot stores rounded values; a source's full-precision copy is not a change
+
+
+def _same(a: float | None, b: float | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return abs(a - b) <= SAME_TOLERANCE

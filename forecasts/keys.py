@@ -9,6 +9,8 @@ Nothing outside this module spells a key. Lifetimes:
   TTL again (`GAPCAST_GENERATION_RETAIN_S`) when a newer generation replaces it.
 - forecast documents `forecast:<hash>`: content-addressed, TTL 90 days renewed by each generation that
   uses them (1 hour for results of a failed fit, so they are retried).
+- `events` (stream, capped), `source:<id>` and `job:<name>` (hashes, one per source or job),
+  `budget:<source>:<day>` (TTL 2 days).
 - locks: `lock:<name>`, always with an expiry.
 """
 
@@ -102,6 +104,29 @@ def forecast(data_hash: str) -> str:
     """String: JSON forecast document for the series whose data hashes to `data_hash` (content-addressed;
     TTL 90 days, renewed by every generation that references it)."""
     return f"{APP}:forecast:{data_hash}"
+
+
+def events() -> str:
+    """Stream: what changed at each refresh (new frontier, gap change, caught up, lead lost, forecast moved,
+    source failing); capped at about 10,000 entries (XADD MAXLEN ~)."""
+    return f"{APP}:events"
+
+
+def source_status(source: str) -> str:
+    """Hash: a source's pull status (last_success_at, last_error_at, last_error, consecutive_failures,
+    rows_accepted, rows_rejected, next_retry_at, validators). Permanent, one per configured source."""
+    return f"{APP}:source:{source}"
+
+
+def request_budget(source: str, day: str) -> str:
+    """String (integer counter): requests made to `source` on UTC `day` (YYYY-MM-DD); TTL 2 days."""
+    return f"{APP}:budget:{source}:{day}"
+
+
+def job_runs(job: str) -> str:
+    """Hash: a scheduled job's last_started_at / last_finished_at / last_outcome, shared by every scheduler
+    replica so that a job runs once per interval. Permanent, one per job."""
+    return f"{APP}:job:{job}"
 
 
 def raw(source: str) -> str:
