@@ -16,6 +16,7 @@ from forecasts import keys
 from forecasts.canonical import MergeStats, RawRecord, merge, parse, triage, validate
 from forecasts.compute import Derived, derive
 from forecasts.domains import Domain
+from forecasts.events import Event, emit, summary_events
 from forecasts.model import Dataset, Exclusion
 from forecasts.outlook import SeriesRef, read_index, series_refs, write_index
 from forecasts.snapshot import parse_snapshot
@@ -39,6 +40,7 @@ class LoadResult:
     changed: bool = True  # False: nothing new, no generation was written
     touched_benchmarks: list[str] = field(default_factory=list)
     touched_domains: list[str] = field(default_factory=list)
+    events: int = 0  # events emitted for this refresh
 
     @property
     def excluded_by_reason(self) -> Counter[str]:
@@ -60,6 +62,7 @@ class LoadResult:
             "changed": self.changed,
             "touched_benchmarks": self.touched_benchmarks,
             "touched_domains": self.touched_domains,
+            "events": self.events,
         }
 
 
@@ -149,7 +152,7 @@ def _commit(store: Store, domains: dict[str, Domain], apply: Any, origin: str, e
             return LoadResult(gen or "", origin, stats, exclusions, counts, len(data.benchmarks), changed=False)
         touched = set(data.benchmarks) if full else set(stats.touched)
         writer = store.begin()
-        derived = _write_generation(store, writer, gen, data, domains, touched, full)
+        derived, events = _write_generation(store, writer, gen, data, domains, touched, full)
         meta = {"origin": origin, "as_of": derived.as_of.isoformat() if derived.as_of else "",
                 "models": len(data.models), "benchmarks": len(data.benchmarks), "scores": len(data.scores),
                 "domains_digest": digest, "touched_benchmarks": len(touched),
@@ -160,14 +163,17 @@ def _commit(store: Store, domains: dict[str, Domain], apply: Any, origin: str, e
         except ConcurrentRefresh as exc:
             logger.warning("refresh from %s lost a race (attempt %d): %s", origin, attempt, exc)
             continue
+        emit(store, events, refresh=new_gen, generation=new_gen)
         return LoadResult(new_gen, origin, stats, exclusions, counts, len(data.benchmarks),
-                          touched_benchmarks=sorted(touched), touched_domains=sorted(derived.domain_series))
+                          touched_benchmarks=sorted(touched), touched_domains=sorted(derived.domain_series),
+                          events=len(events))
     raise ConcurrentRefresh(f"gave up after {COMMIT_ATTEMPTS} attempts: other refreshes kept committing")
 
 
 def _write_generation(store: Store, writer: GenerationWriter, old: str | None, data: Dataset,
-                      domains: dict[str, Domain], touched: set[str], full: bool) -> Derived:
-    """Write `data` and its derived series; what `touched` does not reach is copied from generation `old`."""
+                      domains: dict[str, Domain], touched: set[str], full: bool) -> tuple[Derived, list[Event]]:
+    """Write `data` and its derived series; what `touched` does not reach is copied from generation `old`.
+    Returns the derivation and the events it makes (emitted once the generation is committed)."""
     new = writer.gen
     derived = derive(data, domains, benchmarks=None if full else touched)
     writer.put_models_and_benchmarks(data)
@@ -186,14 +192,15 @@ def _write_generation(store: Store, writer: GenerationWriter, old: str | None, d
             writer.copy(keys.gen_domain_series(old, d_id), keys.gen_domain_series(new, d_id))
     old_summary = store.read_json(keys.gen_summary(old)) or [] if old else []
     old_bench = store.read_json(keys.gen_benchmark_summary(old)) or [] if old else []
-    writer.put_json(keys.gen_summary(new), _merge_rows(old_summary, derived.summary, "domain", list(domains)))
+    summary = _merge_rows(old_summary, derived.summary, "domain", list(domains))
+    writer.put_json(keys.gen_summary(new), summary)
     writer.put_json(keys.gen_benchmark_summary(new),
                     _merge_rows(old_bench, derived.benchmark_summary, "benchmark", sorted(data.benchmarks)))
     old_index = {r.field: r for r in read_index(store, old)} if old else {}
     fresh = {r.field: r for r in series_refs(data, derived, domains)}
     index = {**{f: r for f, r in old_index.items() if _still_valid(r, data, domains)}, **fresh}
     write_index(writer, list(index.values()))
-    return derived
+    return derived, summary_events(old_summary, summary)
 
 
 def _merge_rows(old: list[dict[str, Any]], new: list[dict[str, Any]], key: str, order: list[str]) -> list[Any]:

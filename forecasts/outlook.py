@@ -131,6 +131,12 @@ def read_forecast(store: Store, gen: str, kind: str, target: str, metric: str) -
     return cast(bytes | None, store.r.get(keys.forecast(json.loads(raw)["hash"])))
 
 
+def read_forecast_dict(store: Store, gen: str, kind: str, target: str, metric: str) -> dict[str, Any] | None:
+    """The `forecast` part of a stored document, or None (not computed, or the generation expired)."""
+    raw = read_forecast(store, gen, kind, target, metric)
+    return json.loads(raw)["forecast"] if raw else None
+
+
 def pending(store: Store, gen: str, only: Callable[[SeriesRef], bool] = lambda r: True) -> list[SeriesRef]:
     """The series of `gen` (filtered by `only`) that have no forecast document yet."""
     refs = [r for r in read_index(store, gen) if only(r)]

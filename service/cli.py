@@ -8,6 +8,7 @@ import csv
 import json
 import logging
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -223,6 +224,95 @@ def backtest(app: App, as_json: bool) -> None:
         click.echo(render_backtest_table(rows))
 
 
+@cli.command()
+@pass_app
+def scheduler(app: App) -> None:
+    """Run the scheduled jobs (source pulls, forecasts) until Ctrl-C / SIGTERM. Safe to run on several
+    machines: each job runs once per interval (Redis leases)."""
+    from jobs.http import Http
+    from jobs.schedule import Deps, build_sources, job_specs
+    from jobs.scheduler import build
+
+    with _errors(), app.store() as store:
+        sources = build_sources(app.settings, store)
+        deps = Deps(store, app.domains, Http(app.settings.source_timeout_s), app.settings)
+        specs = job_specs(app.settings, sources)
+        sched = build(deps, specs)
+        click.echo("scheduler: " + ", ".join(f"{s.name} every {s.every_s} s" for s in specs))
+        signal.signal(signal.SIGTERM, lambda *_: sched.shutdown(wait=False))
+        try:
+            sched.start()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            if sched.running:
+                sched.shutdown(wait=True)
+        click.echo("scheduler stopped")
+
+
+@cli.command()
+@click.argument("source", type=click.Choice(["epoch-hub", "artificial-analysis", "lmarena", "canonical"]))
+@click.argument("location", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+@pass_app
+def ingest(app: App, source: str, location: str | None, as_json: bool) -> None:
+    """Run one pull of SOURCE by hand (LOCATION: a URL or file instead of the configured one), then fit
+    the forecasts it changed. Example: gapcast ingest canonical ./new.csv"""
+    from jobs.http import Http
+    from jobs.refresh import run_pull
+    from jobs.schedule import build_sources
+
+    settings = app.settings
+    if location:
+        overrides: dict[str, Any] = {{"epoch-hub": "epoch_url", "artificial-analysis": "aa_url",
+                                      "lmarena": "lmarena_url", "canonical": "canonical_url"}[source]: location}
+        settings = replace(settings, **overrides)
+    with _errors(), app.store() as store:
+        src = build_sources(settings, store).get(source)
+        if src is None:
+            raise click.ClickException(f"source {source} is off: configure it (see `gapcast sources`)")
+        outcome = run_pull(store, app.domains, src, Http(settings.source_timeout_s),
+                           retry_max_s=settings.retry_max_s)
+        if outcome.result is not None and outcome.result.changed:
+            _compute_pending(store, outcome.result.generation, lambda r: True)
+    if as_json:
+        click.echo(json.dumps(outcome.to_dict(), indent=2))
+    elif not outcome.ok:
+        click.echo(f"{source}: pull failed: {outcome.error}", err=True)
+    elif outcome.not_modified:
+        click.echo(f"{source}: not modified since the last pull")
+    elif outcome.result is not None:
+        d = outcome.result.to_dict()
+        click.echo(f"{source}: {d['accepted']} scores accepted ({d['new_scores']} new, {d['changed_scores']} "
+                   f"changed), {outcome.rejected} rejected; " + (f"generation {d['generation']}, "
+                   f"{len(d['touched_domains'])} domain(s) updated" if d["changed"] else "nothing changed"))
+    if not outcome.ok:
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@pass_app
+def sources(app: App, as_json: bool) -> None:
+    """Each source: on or off, last success, last error, consecutive failures, rows accepted and rejected."""
+    from jobs import status
+    from jobs.schedule import SOURCE_IDS, build_sources
+
+    with _errors(), app.store() as store:
+        enabled = build_sources(app.settings, store)
+        rows = [{**row, "enabled": row["source"] in enabled} for row in status.all_statuses(store, list(SOURCE_IDS))]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    click.echo(f"{'source':<20} {'on':<4} {'last success':<33} {'fails':>5} {'accepted':>8} {'rejected':>8}  "
+               "last error")
+    for r in rows:
+        error = r.get("last_error", "") if r.get("consecutive_failures") else ""
+        click.echo(f"{r['source']:<20} {'yes' if r['enabled'] else 'no':<4} {r.get('last_success_at', '-'):<33} "
+                   f"{r.get('consecutive_failures', 0):>5} {r.get('rows_accepted', '-'):>8} "
+                   f"{r.get('rows_rejected', '-'):>8}  {error}")
+
+
 # --- helpers -----------------------------------------------------------------------------------------
 
 
@@ -237,23 +327,24 @@ def _forecast_doc(store: Store, gen: str, kind: str, target: str, metric: str) -
 
 def _compute_pending(store: Store, gen: str, only: Callable[[outlook.SeriesRef], bool]) -> None:
     """Fit the forecasts `only` selects that are missing, with a progress bar on a terminal."""
-    refs = outlook.pending(store, gen, only)
-    if not refs:
+    from jobs.refresh import forecast_pending
+
+    count = len(outlook.pending(store, gen, only))
+    if not count:
         return
     started = time.monotonic()
     if sys.stderr.isatty():
-        with click.progressbar(length=len(refs), label=f"forecasting {len(refs)} series",
-                               file=sys.stderr) as bar:
+        with click.progressbar(length=count, label=f"forecasting {count} series", file=sys.stderr) as bar:
             last = 0
 
             def advance(done: int, _total: int) -> None:
                 nonlocal last
                 bar.update(done - last)
                 last = done
-            outlook.compute(store, gen, refs, progress=advance)
+            forecast_pending(store, only=only, progress=advance)
     else:
-        outlook.compute(store, gen, refs)
-    click.echo(f"forecast {len(refs)} series in {time.monotonic() - started:.1f} s", err=True)
+        forecast_pending(store, only=only)
+    click.echo(f"forecast {count} series in {time.monotonic() - started:.1f} s", err=True)
 
 
 def _summary(store: Store) -> list[dict[str, Any]]:
