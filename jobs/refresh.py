@@ -13,10 +13,10 @@ from datetime import datetime
 from typing import Any
 
 from forecasts import events, outlook
+from forecasts import source_status as status
 from forecasts.domains import Domain
 from forecasts.ingest import LoadResult, load_source
 from forecasts.store import Store
-from jobs import status
 from jobs.http import Http, PullFailed
 from jobs.sources.base import Source
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from forecasts.domains import Domain
 from forecasts.settings import Settings
+from forecasts.source_status import RedisRequestCounter, enabled_sources
 from forecasts.store import Store
 from jobs.http import Http
 from jobs.refresh import forecast_pending, run_pull
@@ -20,7 +21,6 @@ from jobs.sources.base import Source
 from jobs.sources.canonical import CanonicalFeed
 from jobs.sources.epoch import EpochHub
 from jobs.sources.lmarena import LMArena
-from jobs.status import RedisRequestCounter
 
 FORECAST_EVERY_S = 5  # how soon forecasts follow a refresh (a cheap check when nothing is pending)
 
@@ -45,22 +45,16 @@ class JobSpec:
     run: Callable[[Deps], Any]
 
 
-SOURCE_IDS = ("epoch-hub", "artificial-analysis", "lmarena", "canonical")
-
-
 def build_sources(settings: Settings, store: Store) -> dict[str, Source]:
-    """The sources that are on (configured), by id. AA is off without a key; the others without a URL."""
-    sources: dict[str, Source] = {}
-    if settings.epoch_url:
-        sources["epoch-hub"] = EpochHub(settings.epoch_url)
-    if settings.aa_api_key and settings.aa_url:
-        sources["artificial-analysis"] = ArtificialAnalysis(
-            settings.aa_api_key, url=settings.aa_url, state=RedisRequestCounter(store, "artificial-analysis"))
-    if settings.lmarena_url:
-        sources["lmarena"] = LMArena(settings.lmarena_url, licences_url=settings.lmarena_licences_url)
-    if settings.canonical_url:
-        sources["canonical"] = CanonicalFeed(settings.canonical_url)
-    return sources
+    """The sources that are on (`enabled_sources`), by id."""
+    makers: dict[str, Callable[[], Source]] = {
+        "epoch-hub": lambda: EpochHub(settings.epoch_url or ""),
+        "artificial-analysis": lambda: ArtificialAnalysis(
+            settings.aa_api_key, url=settings.aa_url or "", state=RedisRequestCounter(store, "artificial-analysis")),
+        "lmarena": lambda: LMArena(settings.lmarena_url or "", licences_url=settings.lmarena_licences_url),
+        "canonical": lambda: CanonicalFeed(settings.canonical_url or ""),
+    }
+    return {s: makers[s]() for s in enabled_sources(settings)}
 
 
 def source_interval_s(settings: Settings, source_id: str) -> int:

@@ -16,6 +16,7 @@ from flask import Flask
 from flask_smorest import Api
 
 from forecasts.connection import client_for
+from forecasts.domains import load_domains
 from forecasts.settings import Settings
 from forecasts.store import Store
 from service import forecast_docs
@@ -33,7 +34,8 @@ def create_app(settings: Settings | None = None, *, client: redis.Redis | None =
                config: dict[str, Any] | None = None) -> Flask:
     """Build the gapcast Flask app.
 
-    `settings` default to the environment (`Settings.from_env`, which raises SettingsError); `client`
+    `settings` default to the environment (`Settings.from_env`, which raises SettingsError; a bad domain
+    file raises DomainConfigError); `client`
     overrides the Redis connection (it must already point at the right server; `gapcast up` passes the
     embedded server's). Raises ValueError when neither a client nor `GAPCAST_REDIS_URL` is given.
     """
@@ -54,6 +56,7 @@ def create_app(settings: Settings | None = None, *, client: redis.Redis | None =
             raise ValueError("the API needs GAPCAST_REDIS_URL (or run `gapcast up`, which starts Redis)")
         client = client_for(settings.redis_url, _api_timeouts(settings))
     app.extensions["gapcast.settings"] = settings
+    app.extensions["gapcast.domains"] = load_domains(settings.domains_file)
     app.extensions["gapcast.store"] = Store(client, retain_s=settings.generation_retain_s,
                                             raw_history=settings.raw_history)
     api = Api(app, spec_kwargs={"info": {"description": "Open vs closed model gaps, per capability."}})

@@ -295,12 +295,11 @@ def ingest(app: App, source: str, location: str | None, as_json: bool) -> None:
 @pass_app
 def sources(app: App, as_json: bool) -> None:
     """Each source: on or off, last success, last error, consecutive failures, rows accepted and rejected."""
-    from jobs import status
-    from jobs.schedule import SOURCE_IDS, build_sources
+    from forecasts import source_status as status
 
+    enabled = status.enabled_sources(app.settings)
     with _errors(), app.store() as store:
-        enabled = build_sources(app.settings, store)
-        rows = [{**row, "enabled": row["source"] in enabled} for row in status.all_statuses(store, list(SOURCE_IDS))]
+        rows = [{**row, "enabled": row["source"] in enabled} for row in status.all_statuses(store, status.SOURCE_IDS)]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return

@@ -19,7 +19,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from forecasts import keys
+from forecasts import keys, source_status
 from forecasts.store import Store
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -70,6 +70,23 @@ class DomainCollector(Collector):
         yield age
         yield GaugeMetricFamily("gapcast_data_generation", "Id of the current data generation.", value=float(gen))
         yield from self._domain_gauges(gen, now.date())
+        yield from self._source_gauges()
+
+    def _source_gauges(self) -> Iterator[Metric]:
+        fails = GaugeMetricFamily("gapcast_source_consecutive_failures", "Failed pulls in a row.", labels=["source"])
+        last = GaugeMetricFamily("gapcast_source_last_success_timestamp_seconds", "Unix time of the last good pull.",
+                                 labels=["source"])
+        rows = GaugeMetricFamily("gapcast_source_rows", "Rows of the last pull that changed data.",
+                                 labels=["source", "outcome"])
+        for st in source_status.all_statuses(self.store, source_status.SOURCE_IDS):
+            s = st["source"]
+            fails.add_metric([s], st.get("consecutive_failures", 0))
+            if st.get("last_success_at"):
+                last.add_metric([s], datetime.fromisoformat(st["last_success_at"]).timestamp())
+            for outcome in ("accepted", "rejected"):
+                if f"rows_{outcome}" in st:
+                    rows.add_metric([s, outcome], st[f"rows_{outcome}"])
+        yield from (fails, last, rows)
 
     def _domain_gauges(self, gen: str, today: date) -> Iterator[Metric]:
         rows = self.store.read_json(keys.gen_summary(gen)) or []

@@ -1,18 +1,28 @@
 """Per-source pull status in Redis: last success, last error, consecutive failures, rows, next retry.
 
-Read by `GET /v1/sources`, `/metrics` and `gapcast sources`; written only by `record_*` here.
+Written by the jobs (`record_*`), read by `GET /v1/sources`, `/metrics` and `gapcast sources`.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from forecasts import keys
+from forecasts.settings import Settings
 from forecasts.store import Store
 
 BACKOFF_BASE_S = 60  # first retry after a failure; doubles with each consecutive failure
+SOURCE_IDS = ("epoch-hub", "artificial-analysis", "lmarena", "canonical")
+
+
+def enabled_sources(settings: Settings) -> list[str]:
+    """The sources that are on: AA needs a key, the others a URL (or file)."""
+    on = {"epoch-hub": bool(settings.epoch_url), "artificial-analysis": bool(settings.aa_api_key and settings.aa_url),
+          "lmarena": bool(settings.lmarena_url), "canonical": bool(settings.canonical_url)}
+    return [s for s in SOURCE_IDS if on[s]]
 
 
 def read(store: Store, source: str) -> dict[str, Any]:
@@ -65,7 +75,7 @@ def record_failure(store: Store, source: str, *, reason: str, message: str, retr
     return failures, retry_at
 
 
-def all_statuses(store: Store, sources: list[str]) -> list[dict[str, Any]]:
+def all_statuses(store: Store, sources: Sequence[str]) -> list[dict[str, Any]]:
     """Statuses of `sources` (configured ones), each with its id."""
     return [{"source": s, **read(store, s)} for s in sources]
 

@@ -1,0 +1,56 @@
+"""Admin: `POST /v1/releases`, new scores pushed by an operator (a bearer token is required)."""
+
+from __future__ import annotations
+
+import hmac
+
+from flask import Response, current_app, request
+
+from forecasts.canonical import InvalidInput
+from forecasts.ingest import load_records
+from service.errors import ApiError
+from service.http import json_response, store
+from service.views.params import Blueprint
+
+bp = Blueprint("releases", __name__, url_prefix="/v1/releases", description="Push new releases (admin).")
+
+BODY_DOC = {"required": True, "content": {"application/json": {"schema": {"type": "array", "items": {
+    "type": "object", "required": ["model", "organization", "release_date", "access", "benchmark", "score"],
+    "properties": {k: {"type": "string"} for k in ("model", "organization", "release_date", "access", "benchmark",
+                                                    "source")} | {"score": {"type": "number"},
+                                                                  "stderr": {"type": "number"}}}}}}}
+
+
+def require_admin() -> None:
+    """Raise 403 when the admin API is off, 401 without the right bearer token (constant-time compare)."""
+    token = current_app.extensions["gapcast.settings"].admin_token
+    if not token:
+        raise ApiError("the admin API is off: set GAPCAST_ADMIN_TOKEN", status=403)
+    scheme, _, given = (request.headers.get("Authorization") or "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+        raise ApiError("a valid admin token is required (Authorization: Bearer <token>)",
+                       [{"field": "Authorization", "message": "missing or wrong bearer token"}], status=401)
+
+
+@bp.route("", methods=["POST"])
+@bp.doc(requestBody=BODY_DOC, security=[{"bearerAuth": []}])
+@bp.response(202, description="Stored as a new generation; forecasts follow within seconds (scheduler).")
+@bp.alt_response(400, description="A record is invalid; nothing was stored.")
+@bp.alt_response(401, description="Missing or wrong admin token.")
+@bp.alt_response(403, description="The admin API is off.")
+@bp.alt_response(413, description="The body is larger than 1 MiB.")
+def post_releases() -> Response:
+    """New scores in the canonical JSON format (a list of score records), validated like any source."""
+    require_admin()
+    if request.mimetype != "application/json":
+        raise ApiError("the body must be JSON (Content-Type: application/json)",
+                       [{"field": "Content-Type", "message": f"got {request.mimetype or 'none'}"}], status=415)
+    raw = request.get_data(cache=False)
+    domains = current_app.extensions["gapcast.domains"]
+    try:
+        result = load_records(store(), domains, raw, "json", "POST /v1/releases", source="releases")
+    except InvalidInput as exc:
+        raise ApiError("invalid records: nothing was stored",
+                       [{"record": p.where, "field": p.field, "message": p.message} for p in exc.problems]) from None
+    return json_response({**result.to_dict(), "forecasts": "pending" if result.changed else "unchanged"},
+                         status=202)
