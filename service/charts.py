@@ -821,6 +821,9 @@ def _verdict(forecast: dict[str, Any] | None) -> str:
     if not phrase:
         return "Not enough lag history for a trend."
     verdict = str(trend["verdict"]) if isinstance(trend, dict) else ""
+    if forecast.get("status") in ("open_leads", "caught_up"):  # the lag's trend says little once open is level
+        level = "Open models lead" if forecast["status"] == "open_leads" else "Open models are level with closed"
+        return f"{level}; the lag over the last two years was {phrase}."
     meaning = {"shrinking": "open models are closing in", "widening": "open models are falling further behind",
                "stable": "open models stay about as far behind"}.get(verdict, "")
     return f"The lag is {phrase}" + (f": {meaning}." if meaning else ".")
