@@ -238,6 +238,7 @@ def scheduler(app: App) -> None:
         deps = Deps(store, app.domains, Http(app.settings.source_timeout_s), app.settings)
         specs = job_specs(app.settings, sources)
         sched = build(deps, specs)
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per run is noise; ours say what changed
         click.echo("scheduler: " + ", ".join(f"{s.name} every {s.every_s} s" for s in specs))
         signal.signal(signal.SIGTERM, lambda *_: sched.shutdown(wait=False))
         try:
