@@ -120,13 +120,28 @@ def emit(store: Store, events: list[Event], *, refresh: str, generation: str) ->
 
 def recent(store: Store, count: int = 100) -> list[dict[str, Any]]:
     """The newest `count` events, newest first, as plain dicts."""
-    out = []
     entries: list[Any] = store.r.xrevrange(keys.events(), count=count) or []
-    for ev_id, raw in entries:
-        f = {_text(k): _text(v) for k, v in raw.items()}
-        out.append({"id": _text(ev_id), **f, "before": json.loads(f["before"]), "after": json.loads(f["after"]),
-                    "models": json.loads(f["models"])})
-    return out
+    return [_entry(ev_id, raw) for ev_id, raw in entries]
+
+
+def after(store: Store, cursor: str, count: int = 1000) -> list[dict[str, Any]]:
+    """Events after stream id `cursor` (exclusive), oldest first."""
+    entries: list[Any] = store.r.xrange(keys.events(), f"({cursor}", "+", count=count) or []
+    return [_entry(ev_id, raw) for ev_id, raw in entries]
+
+
+def by_ids(store: Store, ids: list[str]) -> list[dict[str, Any]]:
+    """The events with these stream ids, in the given order (ids trimmed from the stream are skipped)."""
+    pipe = store.r.pipeline(transaction=False)
+    for i in ids:
+        pipe.xrange(keys.events(), i, i)
+    return [_entry(*found[0]) for found in pipe.execute() if found]
+
+
+def _entry(ev_id: Any, raw: dict[Any, Any]) -> dict[str, Any]:
+    f = {_text(k): _text(v) for k, v in raw.items()}
+    return {"id": _text(ev_id), **f, "before": json.loads(f["before"]), "after": json.loads(f["after"]),
+            "models": json.loads(f["models"])}
 
 
 def _numbers(row: dict[str, Any]) -> dict[str, Any]:

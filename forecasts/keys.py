@@ -11,6 +11,9 @@ Nothing outside this module spells a key. Lifetimes:
   uses them (1 hour for results of a failed fit, so they are retried).
 - `events` (stream, capped), `source:<id>` and `job:<name>` (hashes, one per source or job),
   `budget:<source>:<day>` (TTL 2 days).
+- alerts: `subscriptions`, `subscription:<id>` and `alerts:cursor` (permanent), `outbox` and `deliveries`
+  (sorted sets; delivered ids leave the outbox, `deliveries` is trimmed), `delivery:<id>` (TTL 30 days),
+  `channel:<id>:next` (TTL 1 hour).
 - locks: `lock:<name>`, always with an expiry.
 """
 
@@ -127,6 +130,47 @@ def job_runs(job: str) -> str:
     """Hash: a scheduled job's last_started_at / last_finished_at / last_outcome, shared by every scheduler
     replica so that a job runs once per interval. Permanent, one per job."""
     return f"{APP}:job:{job}"
+
+
+def subscriptions() -> str:
+    """Set: ids of every alert subscription (permanent)."""
+    return f"{APP}:subscriptions"
+
+
+def subscription(sub_id: str) -> str:
+    """String: JSON of one subscription, URL and secret included (permanent until deleted; never served)."""
+    return f"{APP}:subscription:{sub_id}"
+
+
+def alerts_cursor() -> str:
+    """String: the id of the last event the alert planner has turned into deliveries (permanent)."""
+    return f"{APP}:alerts:cursor"
+
+
+def outbox() -> str:
+    """Sorted set: delivery ids waiting to be sent, scored by when they are due (Unix seconds)."""
+    return f"{APP}:outbox"
+
+
+def delivery(delivery_id: str) -> str:
+    """String: JSON of one delivery (subscription, events, status, attempts, errors); TTL 30 days. Its id is
+    the idempotency key of (subscription, refresh, events)."""
+    return f"{APP}:delivery:{delivery_id}"
+
+
+def deliveries() -> str:
+    """Sorted set: delivery ids by creation time (Unix seconds), trimmed to the newest 10,000."""
+    return f"{APP}:deliveries"
+
+
+def channel_next(sub_id: str) -> str:
+    """String: Unix time before which nothing more is sent to this subscription (rate limit); TTL 1 hour."""
+    return f"{APP}:channel:{sub_id}:next"
+
+
+def channel_gone(sub_id: str) -> str:
+    """String (counter): consecutive 404/410 answers from a subscription's target; TTL 30 days."""
+    return f"{APP}:channel:{sub_id}:gone"
 
 
 def raw(source: str) -> str:

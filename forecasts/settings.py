@@ -49,6 +49,14 @@ def _optional_path(raw: str) -> Path | None:
     return Path(raw).expanduser() if raw else None
 
 
+def _bool(raw: str) -> bool:
+    if raw.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if raw.lower() in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError("expected true or false")
+
+
 def _log_level(raw: str) -> str:
     level = raw.upper()
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
@@ -120,6 +128,15 @@ class Settings:
     job_lease_s: int = setting(
         60, parse=_positive_int, help="Seconds a scheduler job's Redis lease lasts without renewal.")
     retry_max_s: int = setting(3600, parse=_positive_int, help="Longest wait between retries of a failing source.")
+    subscriptions_file: Path | None = setting(
+        parse=_optional_path, help="A TOML file of alert subscriptions, loaded by the scheduler at start.")
+    dashboard_url: str = setting(
+        "http://127.0.0.1:8000/", parse=lambda raw: raw or "http://127.0.0.1:8000/",
+        help="The dashboard's public URL, linked from alert messages.")
+    allow_private_webhooks: bool = setting(
+        False, parse=_bool, help="Allow alert targets on loopback, link-local or private addresses (and http).")
+    alert_deadline_s: int = setting(
+        86400, parse=_positive_int, help="Seconds an alert is retried before it is dead-lettered.")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:

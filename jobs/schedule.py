@@ -14,6 +14,7 @@ from forecasts.domains import Domain
 from forecasts.settings import Settings
 from forecasts.source_status import RedisRequestCounter, enabled_sources
 from forecasts.store import Store
+from jobs.alerts.deliver import Sender, deliver_due, plan
 from jobs.http import Http
 from jobs.refresh import forecast_pending, run_pull
 from jobs.sources.artificial_analysis import ArtificialAnalysis
@@ -23,6 +24,7 @@ from jobs.sources.epoch import EpochHub
 from jobs.sources.lmarena import LMArena
 
 FORECAST_EVERY_S = 5  # how soon forecasts follow a refresh (a cheap check when nothing is pending)
+ALERTS_EVERY_S = 2  # how often the outbox is planned and due alerts are sent
 
 
 @dataclass
@@ -33,6 +35,7 @@ class Deps:
     domains: dict[str, Domain]
     http: Http
     settings: Settings
+    sender: Sender | None = None  # alert delivery; None: no alerts job
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,16 @@ def job_specs(settings: Settings, sources: dict[str, Source]) -> list[JobSpec]:
     specs = [_pull_spec(settings, src) for src in sources.values()]
     specs.append(JobSpec("forecast", FORECAST_EVERY_S, "fit the forecasts a refresh left pending",
                          lambda deps: forecast_pending(deps.store)))
+    specs.append(JobSpec("alerts", ALERTS_EVERY_S, "plan and send alerts", run_alerts))
     return specs
+
+
+def run_alerts(deps: Deps) -> dict[str, int]:
+    """Plan deliveries from new events, then send what is due."""
+    if deps.sender is None:
+        return {}
+    planned = plan(deps.store, now=deps.sender.clock(), deadline_s=deps.settings.alert_deadline_s)
+    return {"planned": planned, **deliver_due(deps.store, deps.sender)}
 
 
 def _pull_spec(settings: Settings, source: Source) -> JobSpec:

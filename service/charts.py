@@ -781,7 +781,8 @@ def domain_card(domain_row: dict[str, Any], series: list[dict[str, Any]] | None,
         catch_up_chart(forecast, title=f"{name}: when does open catch up?"),
     ]
     return (
-        f'<section class="domain-card" data-domain={_attr(domain)} data-status={_attr(status)}>'
+        f'<section class="domain-card" id={_attr("domain-" + domain)} data-domain={_attr(domain)} '
+        f'data-status={_attr(status)}>'
         + header + _figures(domain_row, unit)
         + f'<p class="verdict">{escape(_verdict(forecast))}</p>'
         + (f'<p class="reason">{escape(reason)}</p>' if reason else "")

@@ -235,7 +235,8 @@ def scheduler(app: App) -> None:
 
     with _errors(), app.store() as store:
         sources = build_sources(app.settings, store)
-        deps = Deps(store, app.domains, Http(app.settings.source_timeout_s), app.settings)
+        _sync_subscriptions_file(app, store)
+        deps = Deps(store, app.domains, Http(app.settings.source_timeout_s), app.settings, _sender(app.settings))
         specs = job_specs(app.settings, sources)
         sched = build(deps, specs)
         logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per run is noise; ours say what changed
@@ -311,6 +312,94 @@ def sources(app: App, as_json: bool) -> None:
         click.echo(f"{r['source']:<20} {'yes' if r['enabled'] else 'no':<4} {r.get('last_success_at', '-'):<33} "
                    f"{r.get('consecutive_failures', 0):>5} {r.get('rows_accepted', '-'):>8} "
                    f"{r.get('rows_rejected', '-'):>8}  {error}")
+
+
+@cli.group()
+def alerts() -> None:
+    """Alert subscriptions and deliveries (Slack, Discord, Teams, signed webhooks)."""
+
+
+@alerts.command("deliver")
+@click.option("--once", is_flag=True, required=True, help="Plan and send what is due now, then exit.")
+@pass_app
+def alerts_deliver(app: App, once: bool) -> None:
+    """Plan deliveries from new events and send every due one (the scheduler does this every 2 s)."""
+    from jobs.alerts.deliver import deliver_due, plan
+
+    with _errors(), app.store() as store:
+        sender = _sender(app.settings)
+        planned = plan(store, now=sender.clock(), deadline_s=app.settings.alert_deadline_s, settle_s=0)
+        counts = deliver_due(store, sender)
+    click.echo(f"planned {planned} deliveries; " + (", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
+                                                      or "nothing due"))
+
+
+@alerts.command("test")
+@click.argument("subscription")
+@pass_app
+def alerts_test(app: App, subscription: str) -> None:
+    """Send a sample message to SUBSCRIPTION (an id from `gapcast alerts list`)."""
+    import requests
+
+    from forecasts import subscriptions
+    from jobs.alerts.deliver import send_test
+
+    with _errors(), app.store() as store:
+        sub = subscriptions.get(store, subscription)
+        if sub is None:
+            raise click.ClickException(f"no subscription {subscription!r}")
+        try:
+            status = send_test(store, _sender(app.settings), sub)
+        except requests.RequestException as exc:
+            raise click.ClickException(f"sending failed: {type(exc).__name__}") from None
+    click.echo(f"subscription {sub.id} ({sub.kind}, {sub.public()['url']}): HTTP {status}")
+    if not 200 <= status < 300:
+        sys.exit(1)
+
+
+@alerts.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def alerts_list(app: App, as_json: bool) -> None:
+    """Subscriptions (URLs redacted)."""
+    from forecasts import subscriptions
+
+    with _errors(), app.store() as store:
+        rows = [s.public() for s in subscriptions.list_all(store)]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        click.echo(f"{r['id']:<14} {r['kind']:<8} {r['url']:<40} {'paused' if r['paused'] else 'active':<7} "
+                   f"domains={','.join(r['domains']) or 'all'} events={','.join(r['events']) or 'all'}")
+
+
+def _sender(settings: Settings) -> Any:
+    from jobs.alerts.deliver import Sender
+
+    return Sender(settings.dashboard_url, allow_private=settings.allow_private_webhooks)
+
+
+def _sync_subscriptions_file(app: App, store: Store) -> None:
+    """Load GAPCAST_SUBSCRIPTIONS_FILE: its subscriptions replace those it loaded before."""
+    from forecasts import subscriptions
+
+    path = app.settings.subscriptions_file
+    if path is None:
+        return
+    try:
+        loaded = subscriptions.load_file(path, allow_private=app.settings.allow_private_webhooks,
+                                         now=store.now().isoformat())
+    except subscriptions.SubscriptionError as exc:
+        raise click.ClickException(str(exc)) from None
+    keep = {s.id for s in loaded}
+    for old in subscriptions.list_all(store):
+        if old.origin == "config" and old.id not in keep:
+            subscriptions.delete(store, old.id)
+    for sub in loaded:
+        existing = subscriptions.get(store, sub.id)
+        subscriptions.save(store, replace(sub, created_at=existing.created_at) if existing else sub)
+    click.echo(f"subscriptions: {len(loaded)} loaded from {path}")
 
 
 # --- helpers -----------------------------------------------------------------------------------------

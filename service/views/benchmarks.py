@@ -9,6 +9,7 @@ from flask import Response
 
 from forecasts import keys
 from service.errors import NotFound
+from service.forecast_docs import forecast_bytes
 from service.http import csv_response, current, etag_matches, json_response, not_modified, store
 from service.views.domains import forecast_response, series_response
 from service.views.params import Blueprint, FormatQuery, JsonOnlyQuery, MetricQuery, SeriesQuery
@@ -28,7 +29,7 @@ def benchmark_row(gen: str, benchmark_id: str) -> dict[str, Any]:
 
 
 @bp.route("")
-@bp.arguments(FormatQuery, location="query", as_kwargs=True, error_status_code=400)
+@bp.arguments(FormatQuery(), location="query", as_kwargs=True, error_status_code=400)
 @bp.response(200, description="One row per benchmark as of its latest data.")
 def list_benchmarks(format: str) -> Response:
     """Every benchmark with its latest gap, lag and status."""
@@ -42,7 +43,7 @@ def list_benchmarks(format: str) -> Response:
 
 
 @bp.route("/<benchmark_id>")
-@bp.arguments(JsonOnlyQuery, location="query", error_status_code=400)
+@bp.arguments(JsonOnlyQuery(), location="query", error_status_code=400)
 @bp.response(200, description="The benchmark's definition and latest state.")
 @bp.alt_response(404, description="Unknown benchmark.")
 def get_benchmark(_query: dict[str, Any], benchmark_id: str) -> Response:
@@ -57,7 +58,7 @@ def get_benchmark(_query: dict[str, Any], benchmark_id: str) -> Response:
 
 
 @bp.route("/<benchmark_id>/series")
-@bp.arguments(SeriesQuery, location="query", as_kwargs=True, error_status_code=400)
+@bp.arguments(SeriesQuery(), location="query", as_kwargs=True, error_status_code=400)
 @bp.response(200, description="Monthly points {date, value, status} of the chosen metric.")
 @bp.alt_response(404, description="Unknown benchmark.")
 def benchmark_series(benchmark_id: str, format: str, metric: str, from_: Any, to: Any) -> Response:
@@ -72,15 +73,15 @@ def benchmark_series(benchmark_id: str, format: str, metric: str, from_: Any, to
 
 
 @bp.route("/<benchmark_id>/forecast")
-@bp.arguments(MetricQuery, location="query", as_kwargs=True, error_status_code=400)
+@bp.arguments(MetricQuery(), location="query", as_kwargs=True, error_status_code=400)
 @bp.response(200, description="The published forecast and its backtest (stored; never computed here).")
 @bp.alt_response(404, description="Unknown benchmark.")
 @bp.alt_response(503, description="The forecast is not computed yet.")
 def benchmark_forecast(benchmark_id: str, metric: str) -> Response:
     """When open models catch up on this benchmark: trajectory, catch-up distribution, lag trend."""
     gen, tag = current()
-    row = benchmark_row(gen, benchmark_id)
-    if not row["points"]:
+    # A stored document proves the series exists; else 404 when unknown (or without a series), 503 when pending.
+    if forecast_bytes("benchmark", benchmark_id, metric) is None and not benchmark_row(gen, benchmark_id)["points"]:
         raise NotFound(f"benchmark {benchmark_id!r} has no gap series (one access class has no score)",
-                       [{"field": "benchmark", "message": "no series"}])
+                           [{"field": "benchmark", "message": "no series"}])
     return forecast_response("benchmark", benchmark_id, metric, tag)

@@ -36,7 +36,7 @@ def domain_row(gen: str, domain_id: str) -> dict[str, Any]:
 
 
 @bp.route("")
-@bp.arguments(FormatQuery, location="query", as_kwargs=True, error_status_code=400)
+@bp.arguments(FormatQuery(), location="query", as_kwargs=True, error_status_code=400)
 @bp.response(200, description="One row per domain as of the latest data.")
 def list_domains(format: str) -> Response:
     """Every domain: score gap, lag, status and leaders."""
@@ -50,7 +50,7 @@ def list_domains(format: str) -> Response:
 
 
 @bp.route("/<domain_id>")
-@bp.arguments(JsonOnlyQuery, location="query", error_status_code=400)
+@bp.arguments(JsonOnlyQuery(), location="query", error_status_code=400)
 @bp.response(200, description="The domain's row and its benchmarks' rows.")
 @bp.alt_response(404, description="Unknown domain.")
 def get_domain(_query: dict[str, Any], domain_id: str) -> Response:
@@ -65,7 +65,7 @@ def get_domain(_query: dict[str, Any], domain_id: str) -> Response:
 
 
 @bp.route("/<domain_id>/series")
-@bp.arguments(SeriesQuery, location="query", as_kwargs=True, error_status_code=400)
+@bp.arguments(SeriesQuery(), location="query", as_kwargs=True, error_status_code=400)
 @bp.response(200, description="Monthly points {date, value, status} of the chosen metric.")
 @bp.alt_response(404, description="Unknown domain.")
 def domain_series(domain_id: str, format: str, metric: str, from_: Any, to: Any) -> Response:
@@ -80,19 +80,20 @@ def domain_series(domain_id: str, format: str, metric: str, from_: Any, to: Any)
 
 
 @bp.route("/<domain_id>/forecast")
-@bp.arguments(MetricQuery, location="query", as_kwargs=True, error_status_code=400)
+@bp.arguments(MetricQuery(), location="query", as_kwargs=True, error_status_code=400)
 @bp.response(200, description="The published forecast and its backtest (stored; never computed here).")
 @bp.alt_response(404, description="Unknown domain.")
 @bp.alt_response(503, description="The forecast is not computed yet.")
 def domain_forecast(domain_id: str, metric: str) -> Response:
     """When open models catch up on this domain: trajectory, catch-up distribution, lag trend."""
     gen, tag = current()
-    domain_row(gen, domain_id)
+    if forecast_bytes("domain", domain_id, metric) is None:  # a stored document proves the domain exists
+        domain_row(gen, domain_id)  # 404 when unknown; else the forecast is pending (503)
     return forecast_response("domain", domain_id, metric, tag)
 
 
 @bp.route("/<domain_id>/chart.svg")
-@bp.arguments(MetricQuery, location="query", as_kwargs=True, error_status_code=400)
+@bp.arguments(MetricQuery(), location="query", as_kwargs=True, error_status_code=400)
 @bp.response(200, description="An SVG chart of the series with its forecast fan.",
              content_type="image/svg+xml")
 @bp.alt_response(404, description="Unknown domain.")

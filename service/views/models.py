@@ -18,7 +18,7 @@ COLUMNS = ("id", "name", "organization", "release_date", "access", "licence", "a
 
 
 @bp.route("")
-@bp.arguments(ModelsQuery, location="query", as_kwargs=True, error_status_code=400)
+@bp.arguments(ModelsQuery(), location="query", as_kwargs=True, error_status_code=400)
 @bp.response(200, description="Models sorted by release date (newest first), then id.")
 def list_models(format: str, access: str | None, organization: str | None, since: date | None, limit: int,
                 offset: int) -> Response:

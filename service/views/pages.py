@@ -36,7 +36,7 @@ def _page(title: str, body: str, tag: str | None = None) -> Response:
 
 
 @bp.route("/")
-@bp.arguments(JsonOnlyQuery, location="query", error_status_code=400)
+@bp.arguments(JsonOnlyQuery(), location="query", error_status_code=400)
 @bp.response(200, description="The dashboard: per domain, frontiers, gap with forecast fan, catch-up odds.",
              content_type="text/html")
 def dashboard(_query: dict[str, Any]) -> Response:

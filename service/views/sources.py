@@ -26,7 +26,7 @@ class NoQuery(Schema):
 
 
 @bp.route("/sources")
-@bp.arguments(NoQuery, location="query", error_status_code=400)
+@bp.arguments(NoQuery(), location="query", error_status_code=400)
 @bp.response(200, description="Per source: on/off, last success, last error, consecutive failures, rows.")
 def list_sources(_query: dict[str, Any]) -> Response:
     """Every source's pull status."""
@@ -37,7 +37,7 @@ def list_sources(_query: dict[str, Any]) -> Response:
 
 
 @bp.route("/events")
-@bp.arguments(EventsQuery, location="query", as_kwargs=True, error_status_code=400)
+@bp.arguments(EventsQuery(), location="query", as_kwargs=True, error_status_code=400)
 @bp.response(200, description="Recent events, newest first.")
 def list_events(limit: int, kind: str | None) -> Response:
     """What changed at recent refreshes: frontiers, gaps, catch-ups, forecast moves, failing sources."""

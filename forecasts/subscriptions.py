@@ -1,0 +1,243 @@
+"""Alert subscriptions: where events go (Slack, Discord, Teams, signed webhooks) and which ones.
+
+Stored in Redis (`subscription:<id>`, permanent until deleted) by the admin API or from a config file.
+A subscription's URL and signing secret are secrets: `public()` redacts them, and nothing here logs them.
+Webhook targets are validated: https only, and no loopback, link-local or private address unless
+explicitly allowed (so a subscription cannot reach internal services).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import socket
+import tomllib
+import uuid
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from forecasts import keys
+from forecasts.events import EventKind
+from forecasts.store import Store
+
+KINDS = ("slack", "discord", "teams", "webhook")
+MAX_URL_LENGTH = 2048
+
+
+class SubscriptionError(ValueError):
+    """An invalid subscription; `errors` names each field ([{field, message}])."""
+
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """One channel. Empty `domains` / `events` mean all; `min_change` is the smallest gap move (% of scale)
+    or catch-up move (days) worth a message."""
+
+    id: str
+    kind: str
+    url: str = field(repr=False)
+    secret: str | None = field(default=None, repr=False)
+    domains: tuple[str, ...] = ()
+    events: tuple[str, ...] = ()
+    min_change: float = 0.0
+    paused: bool = False
+    paused_reason: str = ""
+    created_at: str = ""
+    origin: str = "api"
+
+    def public(self) -> dict[str, Any]:
+        """The subscription as shown to people: URL reduced to scheme and host, no secret."""
+        d = asdict(self)
+        d["url"] = redact_url(self.url)
+        d["secret"] = "***" if self.secret else None
+        d["domains"], d["events"] = list(self.domains), list(self.events)
+        return d
+
+    def matches(self, event: dict[str, Any]) -> bool:
+        """Whether `event` (a stream entry as `events.recent` returns it) is for this channel."""
+        if self.events and event["kind"] not in self.events:
+            return False
+        if self.domains and event.get("domain") and event["domain"] not in self.domains:
+            return False
+        if self.created_at and event.get("at", "") < self.created_at:
+            return False  # a new channel is not flooded with history
+        return _big_enough(event, self.min_change)
+
+
+def _big_enough(event: dict[str, Any], min_change: float) -> bool:
+    if min_change <= 0:
+        return True
+    before, after = event.get("before") or {}, event.get("after") or {}
+    if event["kind"] in (EventKind.GAP_NARROWED, EventKind.GAP_WIDENED):
+        return abs((after.get("score_gap") or 0) - (before.get("score_gap") or 0)) >= min_change
+    return True
+
+
+def redact_url(url: str) -> str:
+    """`https://hooks.slack.com/***`: enough to recognise a channel, never enough to post to it."""
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    return f"{parts.scheme}://{host}{':' + str(parts.port) if parts.port else ''}/***"
+
+
+def validate(raw: Any, *, allow_private: bool, known_domains: set[str] | None = None,
+             sub_id: str | None = None, now: str = "", origin: str = "api") -> Subscription:
+    """A Subscription from a JSON/TOML object. Raises SubscriptionError naming every bad field."""
+    if not isinstance(raw, dict):
+        raise SubscriptionError([{"field": "body", "message": "expected a JSON object"}])
+    errors: list[dict[str, str]] = []
+    unknown = set(raw) - {"kind", "url", "secret", "domains", "events", "min_change"}
+    if unknown:
+        errors.append({"field": ", ".join(sorted(unknown)), "message": "unknown field(s)"})
+    kind = raw.get("kind")
+    if kind not in KINDS:
+        errors.append({"field": "kind", "message": f"must be one of {', '.join(KINDS)}"})
+    url = raw.get("url")
+    url_error = check_url(url, allow_private=allow_private) if isinstance(url, str) else "must be a URL string"
+    if url_error:
+        errors.append({"field": "url", "message": url_error})
+    secret = raw.get("secret")
+    if kind == "webhook" and (not isinstance(secret, str) or len(secret) < 16):
+        errors.append({"field": "secret", "message": "a webhook needs a signing secret of at least 16 characters"})
+    elif kind != "webhook" and secret is not None:
+        errors.append({"field": "secret", "message": "only webhook subscriptions are signed"})
+    domains = _str_list(raw.get("domains", []), "domains", errors)
+    if known_domains is not None:
+        for d in domains:
+            if d not in known_domains:
+                errors.append({"field": "domains", "message": f"unknown domain {d!r}"})
+    kinds = _str_list(raw.get("events", []), "events", errors)
+    for k in kinds:
+        if k not in {e.value for e in EventKind}:
+            errors.append({"field": "events", "message": f"unknown event kind {k!r}"})
+    min_change = raw.get("min_change", 0.0)
+    if isinstance(min_change, bool) or not isinstance(min_change, int | float) or not 0 <= min_change < 1e6:
+        errors.append({"field": "min_change", "message": "must be a number >= 0"})
+    if errors:
+        raise SubscriptionError(errors)
+    return Subscription(sub_id or uuid.uuid4().hex[:12], str(kind), str(url), secret, tuple(domains), tuple(kinds),
+                        float(min_change), created_at=now, origin=origin)
+
+
+def _str_list(v: Any, name: str, errors: list[dict[str, str]]) -> list[str]:
+    if not isinstance(v, list) or not all(isinstance(x, str) for x in v) or len(v) > 100:
+        errors.append({"field": name, "message": "must be a list of strings"})
+        return []
+    return list(v)
+
+
+def check_url(url: str, *, allow_private: bool) -> str | None:
+    """None when `url` is a usable webhook target, else why not (never echoing the URL itself)."""
+    if len(url) > MAX_URL_LENGTH:
+        return f"longer than {MAX_URL_LENGTH} characters"
+    parts = urlsplit(url)
+    if parts.scheme != "https" and not (allow_private and parts.scheme == "http"):
+        return "must be an https:// URL"
+    if not parts.hostname:
+        return "has no host"
+    if parts.username or parts.password:
+        return "must not carry credentials"
+    if allow_private:
+        return None
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError):
+        return "host does not resolve"
+    for info in infos:
+        addr = ipaddress.ip_address(info[4][0])
+        if not addr.is_global:
+            return "resolves to a loopback, link-local or private address (not allowed)"
+    return None
+
+
+# --- storage ----------------------------------------------------------------------------------------
+
+
+def save(store: Store, sub: Subscription) -> None:
+    """Create or replace a subscription."""
+    pipe = store.r.pipeline(transaction=True)
+    pipe.set(keys.subscription(sub.id), json.dumps(asdict(sub)))
+    pipe.sadd(keys.subscriptions(), sub.id)
+    pipe.execute()
+
+
+def get(store: Store, sub_id: str) -> Subscription | None:
+    raw = store.r.get(keys.subscription(sub_id))
+    return _from_json(raw) if raw else None
+
+
+def list_all(store: Store) -> list[Subscription]:
+    ids = sorted(i.decode() if isinstance(i, bytes) else i for i in store.r.smembers(keys.subscriptions()))
+    raws = store.r.mget([keys.subscription(i) for i in ids]) if ids else []
+    return [_from_json(r) for r in raws if r]
+
+
+def delete(store: Store, sub_id: str) -> bool:
+    pipe = store.r.pipeline(transaction=True)
+    pipe.delete(keys.subscription(sub_id))
+    pipe.srem(keys.subscriptions(), sub_id)
+    return bool(pipe.execute()[0])
+
+
+def set_paused(store: Store, sub_id: str, reason: str) -> None:
+    sub = get(store, sub_id)
+    if sub is not None:
+        save(store, replace(sub, paused=True, paused_reason=reason))
+
+
+def _from_json(raw: bytes | str) -> Subscription:
+    d = json.loads(raw)
+    d["domains"], d["events"] = tuple(d["domains"]), tuple(d["events"])
+    return Subscription(**d)
+
+
+# --- config file ------------------------------------------------------------------------------------
+
+
+def load_file(path: Path, *, allow_private: bool, environ: dict[str, str] | None = None,
+              now: str = "") -> list[Subscription]:
+    """Subscriptions from a TOML file of `[[subscription]]` tables (`id` required). The URL and secret may
+    come from `url_env`/`url_file` and `secret_env`/`secret_file` instead of the file itself.
+    Raises SubscriptionError naming the entry and field."""
+    env = os.environ if environ is None else environ
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise SubscriptionError([{"field": str(path), "message": f"cannot read: {exc}"}]) from None
+    out = []
+    for i, entry in enumerate(doc.get("subscription", [])):
+        where = f"{path}: subscription[{i}]"
+        if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
+            raise SubscriptionError([{"field": where, "message": "needs a string id"}])
+        body = {k: v for k, v in entry.items() if k != "id" and not k.endswith(("_env", "_file"))}
+        for name in ("url", "secret"):
+            value = _indirect(entry, name, env, where)
+            if value is not None:
+                body[name] = value
+        try:
+            out.append(validate(body, allow_private=allow_private, sub_id=entry["id"], now=now, origin="config"))
+        except SubscriptionError as exc:
+            raise SubscriptionError([{**e, "field": f"{where}.{e['field']}"} for e in exc.errors]) from None
+    return out
+
+
+def _indirect(entry: dict[str, Any], name: str, env: Any, where: str) -> str | None:
+    if f"{name}_env" in entry:
+        value = env.get(entry[f"{name}_env"])
+        if not value:
+            raise SubscriptionError([{"field": f"{where}.{name}_env", "message": "environment variable is not set"}])
+        return str(value)
+    if f"{name}_file" in entry:
+        try:
+            return Path(entry[f"{name}_file"]).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise SubscriptionError([{"field": f"{where}.{name}_file", "message": f"cannot read ({exc.strerror})"}]) \
+                from None
+    return None

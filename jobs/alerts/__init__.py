@@ -1,0 +1,1 @@
+"""gapcast alerts: chat and webhook messages for the events of a refresh, and their delivery."""
