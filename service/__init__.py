@@ -21,6 +21,7 @@ from forecasts.settings import Settings
 from forecasts.store import Store
 from service import forecast_docs
 from service.errors import register_error_handlers
+from service.http import init_response_cache
 from service.metrics import DomainCollector, RequestMetrics, metrics_registry
 from service.views import blueprints
 
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None, *, client: redis.Redis | None =
         registry.register(DomainCollector(app.extensions["gapcast.store"]))
     app.extensions["gapcast.metrics_registry"] = registry
     RequestMetrics(registry).init_app(app)
+    init_response_cache(app)
     register_error_handlers(app)  # after Api(): ours replace flask-smorest's handlers
     for bp in blueprints():
         api.register_blueprint(bp)

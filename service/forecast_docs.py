@@ -8,51 +8,27 @@ No forecast is ever computed here.
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict
 from typing import Any
 
 from flask import Flask, current_app
 
 from forecasts import keys
 from service.http import current, store
+from service.lru import LRU
 
 CACHE_ENTRIES = 2048
 
 
-class _LRU:
-    """A thread-safe LRU of (tag, field) -> document bytes (None = not computed yet)."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._data: OrderedDict[tuple[str, str], bytes | None] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[str, str]) -> tuple[bool, bytes | None]:
-        with self._lock:
-            if key not in self._data:
-                return False, None
-            self._data.move_to_end(key)
-            return True, self._data[key]
-
-    def put(self, key: tuple[str, str], value: bytes | None) -> None:
-        with self._lock:
-            self._data[key] = value
-            self._data.move_to_end(key)
-            while len(self._data) > self.size:
-                self._data.popitem(last=False)
-
-
 def init_app(app: Flask) -> None:
     """Give the app its own document cache."""
-    app.extensions["gapcast.forecast_cache"] = _LRU(CACHE_ENTRIES)
+    app.extensions["gapcast.forecast_cache"] = LRU(CACHE_ENTRIES)
 
 
 def forecast_bytes(kind: str, target: str, metric: str) -> bytes | None:
     """The stored forecast document of one series for this request's version, or None when pending."""
     gen, tag = current()
     field = f"{kind}:{target}:{metric}"
-    cache: _LRU = current_app.extensions["gapcast.forecast_cache"]
+    cache: LRU = current_app.extensions["gapcast.forecast_cache"]
     hit, value = cache.get((tag, field))
     if hit:
         return value

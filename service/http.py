@@ -12,9 +12,10 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from flask import Response, current_app, g, request
+from flask import Flask, Response, current_app, g, request
 
 from forecasts.store import Store, StoreError
+from service.lru import LRU
 
 CACHE_CONTROL = "public, max-age=60, must-revalidate"
 
@@ -90,3 +91,47 @@ def _cell(v: Any) -> str:
 def _cache_headers(resp: Response, tag: str) -> None:
     resp.set_etag(tag)
     resp.headers["Cache-Control"] = CACHE_CONTROL
+
+
+# --- whole-response cache -----------------------------------------------------------------------------
+# Every GET under these prefixes is a pure function of (data version, URL): a worker that already answered
+# it for the current ETag replays the bytes, skipping routing-time argument parsing and the Redis reads.
+CACHED_PREFIXES = ("/v1/domains", "/v1/benchmarks", "/v1/models", "/v1/backtest")
+RESPONSE_CACHE_ENTRIES = 512
+RESPONSE_CACHE_MAX_BYTES = 512 * 1024
+
+
+def init_response_cache(app: Flask) -> None:
+    """Register the replay cache on `app` (after the metrics hooks, so replays are still counted)."""
+    app.extensions["gapcast.response_cache"] = LRU(RESPONSE_CACHE_ENTRIES)
+    app.before_request(_replay)
+    app.after_request(_remember)
+
+
+def _cacheable() -> bool:
+    return request.method == "GET" and request.path.startswith(CACHED_PREFIXES)
+
+
+def _replay() -> Response | None:
+    if not _cacheable():
+        return None
+    _, tag = current()
+    hit, cached = current_app.extensions["gapcast.response_cache"].get((tag, request.full_path))
+    if not hit:  # only a URL that was answered 200 for this version is replayed (or 304'd) here
+        return None
+    if etag_matches(tag):
+        return not_modified(tag)
+    body, mimetype, disposition = cached
+    resp = raw_response(body, tag, mimetype=mimetype)
+    if disposition:
+        resp.headers["Content-Disposition"] = disposition
+    return resp
+
+
+def _remember(resp: Response) -> Response:
+    if (_cacheable() and resp.status_code == 200 and "gapcast_tag" in g and not resp.direct_passthrough
+            and resp.content_length is not None and resp.content_length <= RESPONSE_CACHE_MAX_BYTES):
+        current_app.extensions["gapcast.response_cache"].put(
+            (g.gapcast_tag, request.full_path),
+            (resp.get_data(), resp.mimetype, resp.headers.get("Content-Disposition")))
+    return resp

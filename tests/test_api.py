@@ -279,3 +279,13 @@ def test_the_api_recovers_when_redis_comes_back(tmp_path: Any, small_domains: di
         assert api.get("/v1/domains").status_code == 200
     finally:
         server.stop()
+
+
+def test_a_replayed_answer_is_identical_and_errors_are_never_replayed(api: FlaskClient) -> None:
+    first = api.get("/v1/domains/coding/series?metric=lag_days&format=csv")
+    again = api.get("/v1/domains/coding/series?metric=lag_days&format=csv")
+    assert again.data == first.data and again.headers["Content-Disposition"] == first.headers["Content-Disposition"]
+    assert again.headers["ETag"] == first.headers["ETag"] and again.mimetype == "text/csv"
+    tag = first.headers["ETag"]
+    assert api.get("/v1/domains/nope", headers={"If-None-Match": tag}).status_code == 404
+    assert api.get("/v1/domains?format=xml", headers={"If-None-Match": tag}).status_code == 400

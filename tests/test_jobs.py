@@ -116,13 +116,17 @@ def loaded(store: Store, domains: dict[str, Domain]) -> str:
 # --- helpers ---------------------------------------------------------------------------------------------
 
 
+def text(v: bytes | str) -> str:
+    return v.decode() if isinstance(v, bytes) else v
+
+
 def served_data(r: redis.Redis) -> dict[str, tuple[bytes | None, bool]]:
     """Every key readers may see (not the source status, locks, job runs, budgets, events), by value and
     whether it is permanent."""
     skip = (keys.source_status(""), keys.lock(""), keys.job_runs(""), f"{keys.APP}:budget:", keys.events())
     out = {}
     for raw_key in r.scan_iter(match=f"{keys.APP}:*"):
-        key = raw_key.decode()
+        key = text(raw_key)
         if not key.startswith(skip):
             out[key] = (r.dump(key), r.ttl(key) == -1)
     return out
@@ -150,7 +154,8 @@ class Feed:
     """A switchable payload at one path of the local server: `good` (with an ETag honouring If-None-Match)
     or a fault; a slow fault waits up to 1 s (released at once when the feed recovers)."""
 
-    def __init__(self, server: HTTPServer, path: str, good: bytes, content_type: str, *, etag: str | None = None):
+    def __init__(self, server: HTTPServer, path: str, good: bytes, content_type: str, *,
+                 etag: str | None = None) -> None:
         self.good, self.content_type, self.etag = good, content_type, etag
         self.fault: Callable[[], Response] | None = None
         self.released = threading.Event()
@@ -304,7 +309,7 @@ def test_a_failing_source_backs_off_raises_an_event_changes_no_data_and_recovers
     before = served_data(store.r)
     for n in range(1, FAILING_AFTER + 1):
         out = pull(store, domains, source, timeout_s=fault.timeout_s)
-        assert not out.ok and out.result is None and out.error
+        assert not out.ok and out.result is None and out.error, f"{name}: the pull was applied: {out.to_dict()}"
         status = source_status.read(store, source.id)
         assert status["consecutive_failures"] == n and status["last_outcome"] == "failed"
         if fault.reason is not None:
@@ -348,6 +353,25 @@ def test_job_run_against_a_dead_redis_fails_without_raising_and_the_next_run_com
     assert store.current_generation() != loaded and len(feed.requests) == 1
     assert store.r.hget(keys.job_runs("pull:canonical"), "last_outcome") == b"ok"
     assert source_status.read(store, "canonical")["consecutive_failures"] == 0
+
+
+def test_a_failed_pull_under_the_runner_is_recorded_and_its_retry_planned_at_the_backoff_time(
+        store: Store, domains: dict[str, Domain], loaded: str, httpserver: HTTPServer) -> None:
+    feed = Feed(httpserver, "/feed.csv", GOOD_CSV, "text/csv")
+    feed.fault = lambda: Response(b"busy", status=503, headers={"Retry-After": "300"})
+    settings = Settings(redis_url="unused://", canonical_url=feed.url, epoch_url="", lmarena_url="")
+    [spec] = [s for s in job_specs(settings, build_sources(settings, store)) if s.name == "pull:canonical"]
+    planned: list[tuple[str, datetime]] = []
+    runner = JobRunner(Deps(store, domains, Http(timeout_s=5), settings), now=lambda: FIXED_NOW,
+                       plan_retry=lambda job, at: planned.append((job.name, at)))
+    assert runner.run(spec) == "ran"
+    assert planned == [("pull:canonical", FIXED_NOW + timedelta(seconds=300))]  # Retry-After beats the 60 s backoff
+    last = store.r.hget(keys.job_runs(spec.name), "last_outcome")
+    assert last is not None and text(last).startswith("failed: http_5xx")
+    assert runner.run(spec) == "skipped: ran recently on another replica"  # the regular turn waits
+    assert runner.run(spec, retry=True) == "ran" and len(planned) == 2
+    assert planned[1][1] == FIXED_NOW + timedelta(seconds=300)
+    assert source_status.read(store, "canonical")["consecutive_failures"] == 2
 
 
 # --- 4. two schedulers, one Redis ------------------------------------------------------------------------
@@ -429,13 +453,13 @@ def assert_readers_see_nothing_or_a_complete_generation(r: redis.Redis, when: st
     if gen is not None:
         summary = store.read_json(keys.gen_summary(gen))
         assert summary, when
-        benches = [b.decode() for b in r.hkeys(keys.gen_benchmarks(gen))]
+        benches = [text(b) for b in r.hkeys(keys.gen_benchmarks(gen))]
         assert benches and r.exists(keys.gen_models(gen)) and r.exists(keys.gen_forecast_index(gen)), when
         missing = [b for b in benches if not r.exists(keys.gen_benchmark_series(gen, b))]
         missing += [row["domain"] for row in summary if not r.exists(keys.gen_domain_series(gen, row["domain"]))]
         assert not missing, f"{when}: generation {gen} lacks series {missing}"
-    undying = [k.decode() for k in r.scan_iter(match=f"{keys.APP}:gen:*")
-               if k.decode().split(":")[2] != gen and r.ttl(k) == -1]
+    undying = [text(k) for k in r.scan_iter(match=f"{keys.APP}:gen:*")
+               if text(k).split(":")[2] != gen and r.ttl(k) == -1]
     assert not undying, f"{when}: keys of unfinished generations that never expire: {undying[:5]}"
 
 
@@ -466,10 +490,13 @@ def test_a_refresh_killed_at_any_point_leaves_a_complete_generation_or_none_and_
         "once writing began": lambda _t: r.dbsize() > 2,
         "half way through the writes": lambda _t: r.dbsize() > 100,
     }
+    half_written = 0
     for when, trigger in triggers.items():
         r.flushdb()
         kill_at(redis_url, r, trigger)
         assert_readers_see_nothing_or_a_complete_generation(r, f"killed {when}")
+        half_written += Store(r).current_generation() is None and r.dbsize() > 1
+    assert half_written, "no kill landed while the generation was being written: the test proved nothing"
     result = load_snapshot(Store(r), load_domains(), bundled_bytes(), "restarted refresh")
     assert Store(r).current_generation() == result.generation and result.benchmarks > 50
     assert_readers_see_nothing_or_a_complete_generation(r, "after the restart")

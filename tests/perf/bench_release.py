@@ -32,7 +32,7 @@ from typing import Any
 
 import redis
 
-from forecasts import keys, outlook
+from forecasts import outlook
 from forecasts.domains import Domain, load_domains
 from forecasts.ingest import load_snapshot
 from forecasts.redis_server import EmbeddedRedis
@@ -180,7 +180,7 @@ def main() -> None:
             print(f"median total {median:.2f} s over {len(runs)} releases (min {min(r.total_s for r in runs):.2f}, "
                   f"max {max(r.total_s for r in runs):.2f}); target {TARGET_S:g} s: {verdict}")
             print(f"note: in the scheduler, add up to {FORECAST_EVERY_S} s for the forecast job's next turn")
-            print(f"keys in Redis: {client.dbsize()} (generation {client.get(keys.generation()).decode()})")
+            print(f"keys in Redis: {client.dbsize()} (generation {store.current_generation()})")
         finally:
             client.close()
             server.stop()
