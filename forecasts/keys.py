@@ -173,6 +173,11 @@ def channel_gone(sub_id: str) -> str:
     return f"{APP}:channel:{sub_id}:gone"
 
 
+def alert_stats() -> str:
+    """Hash: delivery outcome -> count since the store was made (delivered, retry, dead); permanent."""
+    return f"{APP}:alerts:stats"
+
+
 def raw(source: str) -> str:
     """List: newest-first raw payloads of `source`, each a JSON envelope with zlib+base64 bytes; capped."""
     return f"{APP}:raw:{source}"

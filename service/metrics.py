@@ -16,7 +16,7 @@ from typing import Any
 
 from flask import Flask, Response, g, request
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from forecasts import keys, source_status
@@ -71,6 +71,14 @@ class DomainCollector(Collector):
         yield GaugeMetricFamily("gapcast_data_generation", "Id of the current data generation.", value=float(gen))
         yield from self._domain_gauges(gen, now.date())
         yield from self._source_gauges()
+        yield from self._alert_counters()
+
+    def _alert_counters(self) -> Iterator[Metric]:
+        family = CounterMetricFamily("gapcast_alert_deliveries", "Alert delivery attempts by outcome "
+                                     "(delivered, retry, dead, rate_limited, skipped).", labels=["status"])
+        for status, count in sorted(self.store.r.hgetall(keys.alert_stats()).items()):
+            family.add_metric([status.decode() if isinstance(status, bytes) else status], float(count))
+        yield family
 
     def _source_gauges(self) -> Iterator[Metric]:
         fails = GaugeMetricFamily("gapcast_source_consecutive_failures", "Failed pulls in a row.", labels=["source"])

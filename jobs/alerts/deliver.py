@@ -102,6 +102,7 @@ def deliver_due(store: Store, sender: Sender, *, limit: int = 50) -> dict[str, i
             if held:
                 outcome = _deliver_one(store, sender, d_id)
                 counts[outcome] = counts.get(outcome, 0) + 1
+                store.r.hincrby(keys.alert_stats(), outcome, 1)
     return counts
 
 
