@@ -18,7 +18,7 @@ from forecasts.domains import Domain
 from forecasts.ingest import LoadResult, load_source
 from forecasts.store import Store
 from jobs.http import Http, PullFailed
-from jobs.sources.base import Source
+from jobs.sources.base import Source, SourceRecord
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +50,7 @@ def run_pull(store: Store, domains: dict[str, Domain], source: Source, http: Htt
     backoff. Redis errors propagate (the run fails; the next one starts over)."""
     try:
         pull = source.pull(http, status.validators(store, source.id))
+        check_release_dates(pull.records)
     except PullFailed as exc:
         return _failed(store, source.id, exc, retry_max_s)
     if pull.not_modified:
@@ -58,7 +59,8 @@ def run_pull(store: Store, domains: dict[str, Domain], source: Source, http: Htt
         return PullOutcome(source.id, ok=True, not_modified=True)
     result = load_source(store, domains, [r.to_canonical() for r in pull.records], f"{source.id} pull",
                          rejected=pull.rejected)
-    store.push_raw(source.id, pull.payload, {"origin": f"{source.id} pull", "generation": result.generation})
+    if result.changed:  # an unchanged payload would only push older, different ones out of the capped history
+        store.push_raw(source.id, pull.payload, {"origin": f"{source.id} pull", "generation": result.generation})
     rejected = len(result.exclusions)
     status.record_success(store, source.id, accepted=result.stats.accepted, rejected=rejected,
                           validators=pull.validators, not_modified=False, generation=result.generation)
@@ -66,6 +68,19 @@ def run_pull(store: Store, domains: dict[str, Domain], source: Source, http: Htt
                 result.stats.accepted, result.stats.new_scores, result.stats.changed_scores, rejected,
                 result.generation if result.changed else "unchanged")
     return PullOutcome(source.id, ok=True, result=result, rejected=rejected)
+
+
+def check_release_dates(records: list[SourceRecord]) -> None:
+    """A source that gives one model two release dates is not trusted for this pull (which date is right is
+    unknowable here, and storing either would make the other fail forever). Raises PullFailed."""
+    seen: dict[str, tuple[str, int]] = {}
+    for i, rec in enumerate(records, start=1):
+        if not rec.release_date:
+            continue
+        first = seen.setdefault(rec.model, (rec.release_date, i))
+        if first[0] != rec.release_date:
+            raise PullFailed("conflicting_release_date", f"record {i}: model {rec.model!r} has release date "
+                             f"{rec.release_date}, record {first[1]} gave {first[0]}")
 
 
 def _failed(store: Store, source: str, exc: PullFailed, retry_max_s: int) -> PullOutcome:
