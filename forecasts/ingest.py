@@ -17,7 +17,7 @@ from forecasts.canonical import MergeStats, RawRecord, merge, parse, triage, val
 from forecasts.compute import Derived, derive
 from forecasts.domains import Domain
 from forecasts.events import Event, emit, summary_events
-from forecasts.model import Dataset, Exclusion
+from forecasts.model import Dataset, Exclusion, Score
 from forecasts.outlook import SeriesRef, read_index, series_refs, write_index
 from forecasts.snapshot import parse_snapshot
 from forecasts.store import ConcurrentRefresh, GenerationWriter, Store
@@ -177,9 +177,12 @@ def _write_generation(store: Store, writer: GenerationWriter, old: str | None, d
     new = writer.gen
     derived = derive(data, domains, benchmarks=None if full else touched)
     writer.put_models_and_benchmarks(data)
+    by_bench: dict[str, list[Score]] = {}
+    for (b_id, _), score in data.scores.items():
+        by_bench.setdefault(b_id, []).append(score)
     for b_id in data.benchmarks:
         if b_id in touched or old is None:
-            writer.put_scores(data, b_id)
+            writer.put_scores(b_id, by_bench.get(b_id, []))
         else:
             writer.copy(keys.gen_scores(old, b_id), keys.gen_scores(new, b_id))
             writer.copy(keys.gen_benchmark_series(old, b_id), keys.gen_benchmark_series(new, b_id))

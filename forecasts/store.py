@@ -178,11 +178,10 @@ class GenerationWriter:
         self.put_hash(keys.gen_benchmarks(self.gen),
                       {b.id: json.dumps(b.to_dict()) for b in data.benchmarks.values()})
 
-    def put_scores(self, data: Dataset, benchmark: str) -> None:
+    def put_scores(self, benchmark: str, scores: list[Score]) -> None:
         """Write one benchmark's scores hash."""
-        mapping = {m_id: json.dumps({"value": s.value, "stderr": s.stderr, "source": s.source,
-                                     "retrieved_at": s.retrieved_at})
-                   for (b_id, m_id), s in data.scores.items() if b_id == benchmark}
+        mapping = {s.model: json.dumps({"value": s.value, "stderr": s.stderr, "source": s.source,
+                                        "retrieved_at": s.retrieved_at}) for s in scores}
         self.put_hash(keys.gen_scores(self.gen, benchmark), mapping)
 
     def copy(self, src: str, dst: str) -> None:
