@@ -116,10 +116,7 @@ def gaps(app: App, as_json: bool) -> None:
     """One row per domain: score gap, lag, status and leaders, as of the latest data."""
     with _errors(), app.store() as store:
         rows = _summary(store)
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-    else:
-        click.echo(render_gaps_table(rows))
+    _output(rows, as_json, render_gaps_table)
 
 
 @cli.command()
@@ -196,11 +193,7 @@ def forecast(app: App, domain: str | None, as_json: bool) -> None:
         _compute_pending(store, gen, only)
         docs = [_forecast_doc(store, gen, "domain", d, m) for d in ([domain] if domain else _domain_ids(store, gen))
                 for m in outlook.METRICS]
-    forecasts = [d["forecast"] for d in docs if d]
-    if as_json:
-        click.echo(json.dumps(forecasts, indent=2))
-    else:
-        click.echo(render_forecast_table(forecasts))
+    _output([d["forecast"] for d in docs if d], as_json, render_forecast_table)
 
 
 @cli.command()
@@ -218,10 +211,7 @@ def backtest(app: App, as_json: bool) -> None:
             rows.append({"series": ref.field, "kind": ref.kind, "target": ref.target, "metric": ref.metric,
                          "published_model": (doc.get("forecast") or {}).get("model"),
                          "models": (doc.get("backtest") or {}).get("models")})
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-    else:
-        click.echo(render_backtest_table(rows))
+    _output(rows, as_json, render_backtest_table)
 
 
 @cli.command()
@@ -434,6 +424,11 @@ def _compute_pending(store: Store, gen: str, only: Callable[[outlook.SeriesRef],
     else:
         forecast_pending(store, only=only)
     click.echo(f"forecast {count} series in {time.monotonic() - started:.1f} s", err=True)
+
+
+def _output(rows: list[dict[str, Any]], as_json: bool, render: Callable[[list[dict[str, Any]]], str]) -> None:
+    """Print `rows` as JSON or as the command's table."""
+    click.echo(json.dumps(rows, indent=2) if as_json else render(rows))
 
 
 def _summary(store: Store) -> list[dict[str, Any]]:
