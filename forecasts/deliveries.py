@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
+import redis
+
 from forecasts import keys
 from forecasts.store import Store
 
@@ -36,6 +38,7 @@ class Delivery:
     event_ids: list[str]
     created_at: float  # Unix seconds
     deadline: float  # give up (dead letter) after this
+    order: float = 0.0  # position in the event stream: a channel gets its messages in this order
     status: DeliveryStatus = DeliveryStatus.PENDING
     attempts: int = 0
     next_attempt_at: float = 0.0
@@ -53,15 +56,42 @@ def delivery_id(subscription: str, refresh: str, event_ids: list[str]) -> str:
     return hashlib.sha256(f"{subscription}|{refresh}|{','.join(event_ids)}".encode()).hexdigest()[:24]
 
 
-def create(store: Store, d: Delivery, pipe: Any | None = None) -> None:
-    """Queue `d` unless a delivery with its id exists (SET NX): planning twice is harmless."""
-    p = pipe or store.r.pipeline(transaction=True)
-    p.set(keys.delivery(d.id), json.dumps(d.to_dict()), nx=True, ex=DELIVERY_TTL_S)
-    p.zadd(keys.outbox(), {d.id: d.next_attempt_at}, nx=True)
-    p.zadd(keys.deliveries(), {d.id: d.created_at}, nx=True)
-    p.zremrangebyrank(keys.deliveries(), 0, -DELIVERIES_KEPT - 1)
-    if pipe is None:
-        p.execute()
+def create(store: Store, d: Delivery, pipe: Any) -> int:
+    """Queue `d` in `pipe` unless a delivery with its id exists (SET NX): planning twice is harmless.
+    Returns the index of the SET NX reply in the pipeline's results (truthy when created)."""
+    index = len(pipe.command_stack)
+    pipe.set(keys.delivery(d.id), json.dumps(d.to_dict()), nx=True, ex=DELIVERY_TTL_S)
+    pipe.zadd(keys.outbox(), {d.id: d.next_attempt_at}, nx=True)
+    pipe.zadd(keys.channel_queue(d.subscription), {d.id: d.order}, nx=True)
+    pipe.expire(keys.channel_queue(d.subscription), DELIVERY_TTL_S)
+    pipe.zadd(keys.deliveries(), {d.id: d.created_at}, nx=True)
+    pipe.zremrangebyrank(keys.deliveries(), 0, -DELIVERIES_KEPT - 1)
+    return index
+
+
+def head_of_channel(store: Store, sub_id: str) -> str | None:
+    """The oldest undelivered delivery of a channel: only it may be sent (messages stay in order)."""
+    found: list[Any] = store.r.zrange(keys.channel_queue(sub_id), 0, 0)
+    return _text(found[0]) if found else None
+
+
+def claim(store: Store, d: Delivery, until: float) -> bool:
+    """Take `d` for sending: its attempt is recorded and it is not due again before `until`, unless it is
+    no longer pending (someone else finished it). One round trip, atomic."""
+    with store.r.pipeline(transaction=True) as pipe:
+        try:
+            pipe.watch(keys.delivery(d.id))
+            stored = pipe.get(keys.delivery(d.id))
+            if stored is None or json.loads(stored)["status"] != DeliveryStatus.PENDING.value:
+                pipe.unwatch()
+                return False
+            pipe.multi()
+            pipe.set(keys.delivery(d.id), json.dumps(d.to_dict()), ex=DELIVERY_TTL_S)
+            pipe.zadd(keys.outbox(), {d.id: until})
+            pipe.execute()
+            return True
+        except redis.WatchError:
+            return False
 
 
 def get(store: Store, d_id: str) -> Delivery | None:
@@ -73,19 +103,31 @@ def get(store: Store, d_id: str) -> Delivery | None:
     return Delivery(**d)
 
 
-def save(store: Store, d: Delivery) -> None:
-    """Store `d`; a delivered or dead one leaves the outbox, a pending one is due at `next_attempt_at`."""
-    pipe = store.r.pipeline(transaction=True)
-    pipe.set(keys.delivery(d.id), json.dumps(d.to_dict()), ex=DELIVERY_TTL_S)
-    if d.status is DeliveryStatus.PENDING:
-        pipe.zadd(keys.outbox(), {d.id: d.next_attempt_at})
-    else:
-        pipe.zrem(keys.outbox(), d.id)
-    pipe.execute()
+def save(store: Store, d: Delivery) -> bool:
+    """Store `d`; a delivered or dead one leaves the outbox and its channel's queue, a pending one is due at
+    `next_attempt_at`. A delivery already delivered or dead is never turned back (returns False)."""
+    with store.r.pipeline(transaction=True) as pipe:
+        try:
+            pipe.watch(keys.delivery(d.id))
+            stored = pipe.get(keys.delivery(d.id))
+            if stored is not None and json.loads(stored)["status"] != DeliveryStatus.PENDING.value:
+                pipe.unwatch()
+                return False
+            pipe.multi()
+            pipe.set(keys.delivery(d.id), json.dumps(d.to_dict()), ex=DELIVERY_TTL_S)
+            if d.status is DeliveryStatus.PENDING:
+                pipe.zadd(keys.outbox(), {d.id: d.next_attempt_at})
+            else:
+                pipe.zrem(keys.outbox(), d.id)
+                pipe.zrem(keys.channel_queue(d.subscription), d.id)
+            pipe.execute()
+            return True
+        except redis.WatchError:
+            return False
 
 
 def due(store: Store, now: float, limit: int = 50) -> list[str]:
-    """Ids of deliveries due at `now`, oldest first."""
+    """Ids of deliveries due at `now`, earliest due first."""
     found: list[Any] = store.r.zrangebyscore(keys.outbox(), "-inf", now, start=0, num=limit)
     return [_text(i) for i in found]
 

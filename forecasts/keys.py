@@ -168,6 +168,11 @@ def channel_next(sub_id: str) -> str:
     return f"{APP}:channel:{sub_id}:next"
 
 
+def channel_queue(sub_id: str) -> str:
+    """Sorted set: a subscription's undelivered delivery ids by stream order (sent head first); TTL 30 days."""
+    return f"{APP}:channel:{sub_id}:queue"
+
+
 def channel_gone(sub_id: str) -> str:
     """String (counter): consecutive 404/410 answers from a subscription's target; TTL 30 days."""
     return f"{APP}:channel:{sub_id}:gone"

@@ -37,8 +37,8 @@ class SubscriptionError(ValueError):
 
 @dataclass(frozen=True)
 class Subscription:
-    """One channel. Empty `domains` / `events` mean all; `min_change` is the smallest gap move (% of scale)
-    or catch-up move (days) worth a message."""
+    """One channel. Empty `domains` / `events` mean all; `min_change` is the smallest move of a domain gap
+    (% of scale) worth a gap_narrowed / gap_widened message (other kinds have their own thresholds)."""
 
     id: str
     kind: str

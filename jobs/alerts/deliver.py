@@ -50,6 +50,26 @@ class Sender:
     clock: Callable[[], float] = time.time
     jitter: Callable[[], float] = random.random  # in [0, 1)
 
+    def __post_init__(self) -> None:
+        hide_request_paths()
+
+
+class _HidePaths(logging.Filter):
+    """Replace request paths in urllib3's log records: a webhook URL's path is its secret token."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple("/***" if isinstance(a, str) and a.startswith("/") else a for a in record.args)
+        return True
+
+
+_HIDE_PATHS = _HidePaths()
+
+
+def hide_request_paths() -> None:
+    """Install the path filter on urllib3's connection-pool logger (idempotent)."""
+    logging.getLogger("urllib3.connectionpool").addFilter(_HIDE_PATHS)
+
 
 def plan(store: Store, *, now: float, deadline_s: float, settle_s: float = SETTLE_S) -> int:
     """Turn settled events after the cursor into deliveries (one per refresh and matching subscription)
@@ -62,18 +82,23 @@ def plan(store: Store, *, now: float, deadline_s: float, settle_s: float = SETTL
         return 0
     subs = [s for s in subscriptions.list_all(store) if not s.paused]
     pipe = store.r.pipeline(transaction=True)
-    created = 0
+    creations = []
     for refresh, evs in groups:
+        order = _stream_order(evs[0]["id"])
         for sub in subs:
             matched = [e["id"] for e in evs if sub.matches(e)]
             if matched:
                 d = Delivery(deliveries.delivery_id(sub.id, refresh, matched), sub.id, refresh, matched,
-                             created_at=now, deadline=now + deadline_s, next_attempt_at=now)
-                deliveries.create(store, d, pipe)
-                created += 1
+                             created_at=now, deadline=now + deadline_s, order=order, next_attempt_at=now)
+                creations.append(deliveries.create(store, d, pipe))
     pipe.set(keys.alerts_cursor(), groups[-1][1][-1]["id"])
-    pipe.execute()
-    return created
+    replies = pipe.execute()
+    return sum(1 for i in creations if replies[i])  # SET NX answered: a delivery planned before is not counted
+
+
+def _stream_order(event_id: str) -> float:
+    ms, _, seq = event_id.partition("-")
+    return int(ms) * 1000.0 + int(seq or 0)
 
 
 def _settled_groups(evs: list[dict[str, Any]], now: float, settle_s: float) -> list[tuple[str, list[dict[str, Any]]]]:
@@ -117,6 +142,14 @@ def _deliver_one(store: Store, sender: Sender, d_id: str) -> str:
         return _dead(store, d, now, "the subscription was deleted")
     if sub.paused:
         return _retry(store, d, sender, now, f"subscription paused: {sub.paused_reason}", wait_s=300)
+    head_id = deliveries.head_of_channel(store, sub.id)
+    if head_id is not None and head_id != d.id:
+        head = deliveries.get(store, head_id)
+        if head is not None and head.status is DeliveryStatus.PENDING:  # an older message to this channel first
+            d.next_attempt_at = max(now, head.next_attempt_at) + MIN_INTERVAL_S.get(sub.kind, 1.0)
+            deliveries.save(store, d)
+            return "waiting"
+        store.r.zrem(keys.channel_queue(sub.id), head_id)  # finished or expired without leaving the queue
     next_ok = float(store.r.get(keys.channel_next(sub.id)) or 0)
     if now < next_ok:  # the channel's rate limit: wait without spending an attempt
         d.next_attempt_at = next_ok
@@ -138,6 +171,9 @@ def _send(store: Store, sender: Sender, d: Delivery, sub: Subscription, evs: lis
     if sub.kind == "webhook" and sub.secret:
         headers.update(messages.signature_headers(sub.secret, int(now), body))
     d.attempts += 1
+    # Claim before sending: the attempt is recorded and no other runner finds it due during the send window.
+    if not deliveries.claim(store, d, until=now + 2 * sender.timeout_s + 30):
+        return "skipped"
     try:
         resp = sender.session.post(sub.url, data=body, headers=headers, timeout=sender.timeout_s,
                                    allow_redirects=False)
