@@ -16,7 +16,7 @@ from typing import Any
 
 from flask import Flask, Response, g, request
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from forecasts import keys, source_status
@@ -74,10 +74,13 @@ class DomainCollector(Collector):
         yield from self._alert_counters()
 
     def _alert_counters(self) -> Iterator[Metric]:
-        family = CounterMetricFamily("gapcast_alert_deliveries", "Alert delivery attempts by outcome "
-                                     "(delivered, retry, dead, rate_limited, skipped).", labels=["status"])
-        for status, count in sorted(self.store.r.hgetall(keys.alert_stats()).items()):
-            family.add_metric([status.decode() if isinstance(status, bytes) else status], float(count))
+        family = GaugeMetricFamily("gapcast_alert_deliveries", "Alert deliveries by status: pending (in the "
+                                   "outbox), delivered and dead (since the store was made).", labels=["status"])
+        stats = {(k.decode() if isinstance(k, bytes) else k): float(v)
+                 for k, v in self.store.r.hgetall(keys.alert_stats()).items()}
+        family.add_metric(["pending"], float(self.store.r.zcard(keys.outbox())))
+        for status in ("delivered", "dead"):
+            family.add_metric([status], stats.get(status, 0.0))
         yield family
 
     def _source_gauges(self) -> Iterator[Metric]:
