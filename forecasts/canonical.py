@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -23,6 +24,10 @@ from forecasts.names import NameIndex, canonical_id
 REQUIRED = ("model", "organization", "release_date", "access", "benchmark", "score")
 OPTIONAL = ("stderr", "source")
 MAX_PROBLEMS = 100  # problems reported per file; the rest are counted
+TEXT_LIMITS = {"model": 200, "organization": 200, "release_date": 10, "access": 10, "benchmark": 100,
+               "source": 500}  # longest accepted text per field
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 _CODES = {"model": "invalid_model", "release_date": "invalid_date", "access": "unknown_access",
           "benchmark": "unknown_benchmark", "score": "invalid_score", "stderr": "invalid_score"}
 
@@ -112,8 +117,8 @@ def parse(data: bytes, fmt: str | None = None, origin: str = "input") -> list[Ra
 
     if not data.strip():
         raise fail("the file is empty")
-    if b"\x00" in data[:4096]:
-        raise fail("this is a binary file, not CSV or JSON text")
+    if b"\x00" in data:
+        raise fail("this is a binary file, not CSV or JSON text (it contains NUL bytes)")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -151,11 +156,32 @@ def _parse_csv(text: str, origin: str) -> list[RawRecord]:
     return records
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"a key appears twice in one object: {sorted({k for k in keys if keys.count(k) > 1})[:5]}")
+    return dict(pairs)
+
+
+def load_json(text: str | bytes) -> Any:
+    """`json.loads` that refuses duplicate keys, and turns every way hostile JSON can fail (too deep, a
+    number too long to convert) into ValueError."""
+    try:
+        return json.loads(text, object_pairs_hook=_unique_keys)
+    except json.JSONDecodeError:
+        raise
+    except (RecursionError, ValueError, OverflowError) as exc:
+        message = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:200]
+        raise ValueError(message) from None
+
+
 def _parse_json(text: str, origin: str) -> list[RawRecord]:
     try:
-        doc = json.loads(text)
+        doc = load_json(text)
     except json.JSONDecodeError as exc:
         raise InvalidInput([Problem(f"line {exc.lineno}", None, f"invalid JSON: {exc.msg}")], origin) from None
+    except ValueError as exc:
+        raise InvalidInput([Problem("file", None, f"invalid JSON: {exc}")], origin) from None
     if not isinstance(doc, list):
         raise InvalidInput([Problem("file", None, "expected a JSON list of score records")], origin)
     if not doc:
@@ -177,7 +203,9 @@ def _check_columns(names: list[str], where: str, origin: str) -> None:
     if missing:
         problems.append(Problem(where, None, f"missing column(s) {', '.join(missing)}"))
     if unknown:
-        problems.append(Problem(where, None, f"unknown column(s) {', '.join(unknown)} "
+        shown = ", ".join(repr(c[:40]) for c in unknown[:10]) + (f" and {len(unknown) - 10} more" if
+                                                                   len(unknown) > 10 else "")
+        problems.append(Problem(where, None, f"unknown column(s) {shown} "
                                 f"(expected {', '.join(REQUIRED + OPTIONAL)})"))
     if len(set(names)) != len(names):
         problems.append(Problem(where, None, "a column appears twice"))
@@ -259,6 +287,12 @@ def _validate_record(rec: RawRecord, data: Dataset, today: date, index: NameInde
     def bad(fld: str, msg: str, code: str = "") -> None:
         problems.append(Problem(where, fld, msg, code or _CODES.get(fld, "invalid")))
 
+    for fld, limit in TEXT_LIMITS.items():
+        problem = _text_problem(f.get(fld), limit)
+        if problem:
+            bad(fld, problem)
+    if len(problems) > start:
+        return None
     name = _str(f.get("model"))
     if not name:
         bad("model", "is empty")
@@ -325,16 +359,28 @@ def _str(v: Any) -> str:
     return "" if v is None else str(v).strip()
 
 
+def _text_problem(v: Any, limit: int) -> str | None:
+    """Why `v` is not acceptable text for a field (None when it is, or absent)."""
+    if v is None or (isinstance(v, int | float) and not isinstance(v, bool)):
+        return None  # numbers are checked as numbers; absence by the field's own rule
+    if not isinstance(v, str):
+        return f"must be text, got {type(v).__name__}"
+    if len(v) > limit:
+        return f"is longer than {limit} characters"
+    if any(ord(c) < 32 or ord(c) == 127 or 0xD800 <= ord(c) <= 0xDFFF for c in v):
+        return "contains control characters or invalid Unicode"
+    return None
+
+
 def parse_date(v: Any, today: date, bad: Any) -> date | None:
     """A YYYY-MM-DD date not after `today`, or None after calling `bad(message)`."""
     raw = _str(v)
     try:
+        if not _ISO_DATE.fullmatch(raw):
+            raise ValueError(raw)
         d = date.fromisoformat(raw)
     except ValueError:
-        bad(f"{raw!r} is not a date YYYY-MM-DD" if raw else "is empty")
-        return None
-    if len(raw) != 10:
-        bad(f"{raw!r} is not a date YYYY-MM-DD")
+        bad(f"{raw[:40]!r} is not a date YYYY-MM-DD" if raw else "is empty")
         return None
     if d > today:
         bad(f"{raw} is in the future")
@@ -347,20 +393,25 @@ def parse_number(v: Any, bad: Any, *, required: bool) -> float | None:
     if isinstance(v, bool):
         bad(f"{v!r} is not a number")
         return None
+    if isinstance(v, float) and not math.isfinite(v):
+        bad(f"{v!r} is not a finite number")
+        return None
     raw = _str(v)
     if not raw:
         if required:
             bad("is empty")
         return None
-    try:
-        x = float(raw)
-    except ValueError:
-        bad(f"{raw!r} is not a number")
-        return None
-    if not math.isfinite(x):
+    if raw.lower() in {"nan", "inf", "+inf", "-inf", "infinity", "-infinity"}:
         bad(f"{raw!r} is not a finite number")
         return None
-    return x
+    if not _NUMBER.fullmatch(raw):
+        bad(f"{raw[:40]!r} is not a number")
+        return None
+    x = float(raw)
+    if not math.isfinite(x):
+        bad(f"{raw[:40]!r} is not a finite number")
+        return None
+    return x + 0.0  # -0.0 becomes 0.0
 
 
 def _range(lo: float | None, hi: float | None) -> str:

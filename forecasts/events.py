@@ -111,11 +111,15 @@ def emit(store: Store, events: list[Event], *, refresh: str, generation: str) ->
     """Append `events` to the stream (capped); returns their stream ids."""
     if not events:
         return []
-    at = store.now().isoformat()
     pipe = store.r.pipeline(transaction=True)
+    stage(pipe, events, refresh=refresh, generation=generation, at=store.now().isoformat())
+    return [_text(i) for i in pipe.execute()]
+
+
+def stage(pipe: Any, events: list[Event], *, refresh: str, generation: str, at: str) -> None:
+    """Queue the XADDs of `events` in `pipe` (so they commit with whatever else `pipe` holds)."""
     for ev in events:
         pipe.xadd(keys.events(), ev.fields(refresh, generation, at), maxlen=STREAM_MAXLEN, approximate=True)
-    return [_text(i) for i in pipe.execute()]
 
 
 def recent(store: Store, count: int = 100) -> list[dict[str, Any]]:

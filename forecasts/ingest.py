@@ -16,7 +16,7 @@ from forecasts import keys
 from forecasts.canonical import MergeStats, RawRecord, merge, parse, triage, validate
 from forecasts.compute import Derived, derive
 from forecasts.domains import Domain
-from forecasts.events import Event, emit, summary_events
+from forecasts.events import Event, stage, summary_events
 from forecasts.model import Dataset, Exclusion, Score
 from forecasts.outlook import SeriesRef, read_index, series_refs, write_index
 from forecasts.snapshot import parse_snapshot
@@ -86,9 +86,7 @@ def load_snapshot(store: Store, domains: dict[str, Domain], raw: bytes, origin: 
             merged.scores[pair] = score
         return merged, stats
 
-    result = _commit(store, domains, apply, origin, snap.exclusions)
-    store.push_raw("snapshot", raw, {"origin": origin, "generation": result.generation})
-    return result
+    return _commit(store, domains, apply, origin, snap.exclusions, raw=("snapshot", raw))
 
 
 def load_records(store: Store, domains: dict[str, Domain], raw: bytes, fmt: str | None, origin: str,
@@ -101,13 +99,11 @@ def load_records(store: Store, domains: dict[str, Domain], raw: bytes, fmt: str 
         rows = validate(records, current, now.date(), origin)
         return merge(current, rows, origin, now.date().isoformat())
 
-    result = _commit(store, domains, apply, origin, [])
-    store.push_raw(source, raw, {"origin": origin, "generation": result.generation})
-    return result
+    return _commit(store, domains, apply, origin, [], raw=(source, raw))
 
 
 def load_source(store: Store, domains: dict[str, Domain], records: list[dict[str, Any]], origin: str,
-                *, rejected: list[Exclusion] | None = None) -> LoadResult:
+                *, rejected: list[Exclusion] | None = None, raw: tuple[str, bytes] | None = None) -> LoadResult:
     """Merge records pulled from a source (canonical-format dicts). Bad records are excluded with a reason
     instead of failing the pull, and a record without release date or access only counts for a stored
     model. Only new or changed scores count; when nothing changed no generation is written."""
@@ -120,7 +116,7 @@ def load_source(store: Store, domains: dict[str, Domain], records: list[dict[str
         found[:] = excluded
         return merge(current, rows, origin, now.date().isoformat())
 
-    result = _commit(store, domains, apply, origin, [])
+    result = _commit(store, domains, apply, origin, [], raw=raw)
     result.exclusions = [*(rejected or []), *found]
     return result
 
@@ -137,9 +133,11 @@ def domains_digest(domains: dict[str, Domain]) -> str:
 
 
 def _commit(store: Store, domains: dict[str, Domain], apply: Any, origin: str, exclusions: list[Exclusion],
-            *, everything: bool = False) -> LoadResult:
+            *, everything: bool = False, raw: tuple[str, bytes] | None = None) -> LoadResult:
     """Read the current generation, apply a change, and commit a new generation with only what the change
-    touched recomputed (the rest copied server-side). Retries when another refresh commits first."""
+    touched recomputed (the rest copied server-side). Its events and the raw payload (`(source, bytes)`) are
+    stored in the same MULTI/EXEC as the switch: a refresh is recorded whole or not at all. Retries when
+    another refresh commits first."""
     for attempt in range(1, COMMIT_ATTEMPTS + 1):
         gen = store.current_generation()
         current = store.read_dataset(gen) if gen else Dataset()
@@ -158,12 +156,16 @@ def _commit(store: Store, domains: dict[str, Domain], apply: Any, origin: str, e
                 "domains_digest": digest, "touched_benchmarks": len(touched),
                 "touched_domains": len(derived.domain_series)}
         writer.put_json(keys.gen_exclusions(writer.gen), [e.to_dict() for e in exclusions])
+
+        def also(pipe: Any, gen: str = writer.gen, evs: list[Event] = events) -> None:
+            stage(pipe, evs, refresh=gen, generation=gen, at=store.now().isoformat())
+            if raw is not None:
+                store.push_raw(raw[0], raw[1], {"origin": origin, "generation": gen}, pipe)
         try:
-            new_gen = writer.commit(meta)
+            new_gen = writer.commit(meta, also)
         except ConcurrentRefresh as exc:
             logger.warning("refresh from %s lost a race (attempt %d): %s", origin, attempt, exc)
             continue
-        emit(store, events, refresh=new_gen, generation=new_gen)
         return LoadResult(new_gen, origin, stats, exclusions, counts, len(data.benchmarks),
                           touched_benchmarks=sorted(touched), touched_domains=sorted(derived.domain_series),
                           events=len(events))

@@ -25,6 +25,13 @@ from forecasts.model import Benchmark, Dataset, Model, Score
 
 logger = logging.getLogger(__name__)
 
+# INCR the generation counter, but never to an id at or below the current generation's.
+_NEXT_GENERATION = """
+local n = redis.call('incr', KEYS[1])
+local current = tonumber(redis.call('get', KEYS[2]) or '0')
+if n <= current then n = current + 1; redis.call('set', KEYS[1], n) end
+return n
+"""
 PENDING_TTL_S = 6 * 3600  # a refresh that has not committed within this time is abandoned
 GENERATIONS_KEPT = 50  # commit history entries kept in the `generations` sorted set
 
@@ -114,24 +121,30 @@ class Store:
     # --- writing a generation -------------------------------------------------------------------------
 
     def begin(self) -> GenerationWriter:
-        """Start writing a new generation on top of the current one."""
-        gen = str(self.r.incr(keys.generation_seq()))
+        """Start writing a new generation on top of the current one.
+
+        The new id is always above the current generation's, even when Redis lost the counter's last
+        increments (a crash under `appendfsync everysec`, a failover): reusing the live id would overwrite it.
+        """
+        gen = str(self.r.eval(_NEXT_GENERATION, 2, keys.generation_seq(), keys.generation()))
         return GenerationWriter(self, gen, parent=self.current_generation())
 
     # --- raw payloads ---------------------------------------------------------------------------------
 
-    def push_raw(self, source: str, payload: bytes, meta: dict[str, Any]) -> None:
-        """Keep `payload` (compressed) as the newest raw payload of `source`; older ones beyond the cap go."""
+    def push_raw(self, source: str, payload: bytes, meta: dict[str, Any], pipe: Any | None = None) -> None:
+        """Keep `payload` (compressed) as the newest raw payload of `source`; older ones beyond the cap go.
+        With `pipe`, the commands join that pipeline (e.g. a generation's commit)."""
         envelope = {
             **meta,
             "stored_at": self.now().isoformat(),
             "bytes": len(payload),
             "data": base64.b64encode(zlib.compress(payload, 6)).decode(),
         }
-        pipe = self.r.pipeline(transaction=True)
-        pipe.lpush(keys.raw(source), json.dumps(envelope))
-        pipe.ltrim(keys.raw(source), 0, self.raw_history - 1)
-        pipe.execute()
+        p = pipe if pipe is not None else self.r.pipeline(transaction=True)
+        p.lpush(keys.raw(source), json.dumps(envelope))
+        p.ltrim(keys.raw(source), 0, self.raw_history - 1)
+        if pipe is None:
+            p.execute()
 
     def raw_payloads(self, source: str) -> list[tuple[dict[str, Any], bytes]]:
         """Stored raw payloads of `source`, newest first, as (meta, original bytes)."""
@@ -189,7 +202,7 @@ class GenerationWriter:
         self._pipe.copy(src, dst, replace=True)
         self._track(dst)
 
-    def commit(self, meta: dict[str, Any]) -> str:
+    def commit(self, meta: dict[str, Any], also: Callable[[Any], None] | None = None) -> str:
         """Switch readers to this generation atomically; returns its id.
 
         Raises ConcurrentRefresh (and leaves the pending keys to expire) when another refresh switched
@@ -222,6 +235,8 @@ class GenerationWriter:
                 for old_key in old_keys:
                     pipe.expire(old_key, store.retain_s)
                 pipe.zadd(keys.generations(), {g: now.timestamp()})
+                if also is not None:  # e.g. the refresh's events and raw payload: switched in with the data
+                    also(pipe)
                 pipe.zremrangebyrank(keys.generations(), 0, -GENERATIONS_KEPT - 1)
                 pipe.execute()
             except redis.WatchError as exc:

@@ -57,10 +57,10 @@ def run_pull(store: Store, domains: dict[str, Domain], source: Source, http: Htt
         status.record_success(store, source.id, accepted=0, rejected=0, validators=pull.validators,
                               not_modified=True, generation=None)
         return PullOutcome(source.id, ok=True, not_modified=True)
+    # The raw payload is kept with the generation it made (an unchanged payload is not kept: it would only
+    # push older, different ones out of the capped history).
     result = load_source(store, domains, [r.to_canonical() for r in pull.records], f"{source.id} pull",
-                         rejected=pull.rejected)
-    if result.changed:  # an unchanged payload would only push older, different ones out of the capped history
-        store.push_raw(source.id, pull.payload, {"origin": f"{source.id} pull", "generation": result.generation})
+                         rejected=pull.rejected, raw=(source.id, pull.payload))
     rejected = len(result.exclusions)
     status.record_success(store, source.id, accepted=result.stats.accepted, rejected=rejected,
                           validators=pull.validators, not_modified=False, generation=result.generation)

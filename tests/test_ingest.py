@@ -116,7 +116,7 @@ BAD_FILES: list[tuple[str, str, str]] = [
     ("missing column", "model,organization,release_date,access,benchmark\nx,o,2024-01-01,open,code-a\n",
      "missing column(s) score"),
     ("renamed column", "model,organization,release_date,access,benchmark,scor\nx,o,2024-01-01,open,code-a,1\n",
-     "unknown column(s) scor"),
+     "unknown column(s) 'scor'"),
     ("bad date", HEADER + "x,o,2024-13-01,open,code-a,50,,\n", "line 2, field 'release_date'"),
     ("future date", HEADER + "x,o,2027-01-01,open,code-a,50,,\n", "is in the future"),
     ("out of range", HEADER + "x,o,2024-01-01,open,code-a,150,,\n", "line 2, field 'score': 150 is outside"),
@@ -208,7 +208,13 @@ def test_rebuild_recomputes_with_new_domains(store: Store, small_snapshot: bytes
     assert list(summary(store)) == ["math"]
 
 
-def test_raw_history_is_capped(store: Store, small_snapshot: bytes, small_domains: dict[str, Domain]) -> None:
-    for _ in range(5):
-        load_snapshot(store, small_domains, small_snapshot, "s")
-    assert len(store.raw_payloads("snapshot")) == 3
+def test_raw_history_is_capped_and_unchanged_loads_add_nothing(store: Store, small_snapshot: bytes,
+                                                                small_domains: dict[str, Domain]) -> None:
+    load_snapshot(store, small_domains, small_snapshot, "s")
+    for score in range(30, 35):
+        load_records(store, small_domains, (HEADER + f"open-1,OpenCo,2024-03-05,open,math-a,{score},,\n").encode(),
+                     "csv", f"{score}.csv")
+    load_records(store, small_domains, (HEADER + "open-1,OpenCo,2024-03-05,open,math-a,34,,\n").encode(),
+                 "csv", "again.csv")  # nothing new: no generation, no raw payload
+    kept = store.raw_payloads("canonical")
+    assert len(kept) == 3 and kept[0][0]["origin"] == "34.csv"
