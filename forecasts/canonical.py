@@ -156,19 +156,27 @@ def _parse_csv(text: str, origin: str) -> list[RawRecord]:
     return records
 
 
+class DuplicateKeys(ValueError):
+    """A JSON object names a key twice (which value was meant is unknowable); `keys` lists them."""
+
+    def __init__(self, keys: list[str]) -> None:
+        super().__init__(f"a key appears twice in one object: {', '.join(repr(k[:40]) for k in keys[:5])}")
+        self.keys = keys
+
+
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    keys = [k for k, _ in pairs]
-    if len(set(keys)) != len(keys):
-        raise ValueError(f"a key appears twice in one object: {sorted({k for k in keys if keys.count(k) > 1})[:5]}")
+    names = [k for k, _ in pairs]
+    if len(set(names)) != len(names):
+        raise DuplicateKeys(sorted({k for k in names if names.count(k) > 1}))
     return dict(pairs)
 
 
 def load_json(text: str | bytes) -> Any:
-    """`json.loads` that refuses duplicate keys, and turns every way hostile JSON can fail (too deep, a
-    number too long to convert) into ValueError."""
+    """`json.loads` that refuses duplicate keys (DuplicateKeys), and turns every other way hostile JSON can
+    fail (too deep, a number too long to convert) into ValueError. JSONDecodeError is raised as it is."""
     try:
         return json.loads(text, object_pairs_hook=_unique_keys)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, DuplicateKeys):
         raise
     except (RecursionError, ValueError, OverflowError) as exc:
         message = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:200]
@@ -178,6 +186,8 @@ def load_json(text: str | bytes) -> Any:
 def _parse_json(text: str, origin: str) -> list[RawRecord]:
     try:
         doc = load_json(text)
+    except DuplicateKeys as exc:
+        raise InvalidInput([Problem(_record_of(text, exc.keys[0]), None, str(exc))], origin) from None
     except json.JSONDecodeError as exc:
         raise InvalidInput([Problem(f"line {exc.lineno}", None, f"invalid JSON: {exc.msg}")], origin) from None
     except ValueError as exc:
@@ -194,6 +204,19 @@ def _parse_json(text: str, origin: str) -> list[RawRecord]:
         _check_columns(list(item), where, origin)
         records.append(RawRecord(where, item))
     return records
+
+
+def _record_of(text: str, key: str) -> str:
+    """Which record of a JSON list repeats `key` (for the message); "file" when it cannot be told."""
+    try:
+        items = json.loads(text, object_pairs_hook=lambda pairs: pairs)
+    except (ValueError, RecursionError):
+        return "file"
+    for i, item in enumerate(items if isinstance(items, list) else [], start=1):
+        names = [k for k, _ in item] if isinstance(item, list) else []
+        if names.count(key) > 1:
+            return f"record {i}"
+    return "file"
 
 
 def _check_columns(names: list[str], where: str, origin: str) -> None:

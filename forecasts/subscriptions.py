@@ -82,9 +82,12 @@ def _big_enough(event: dict[str, Any], min_change: float) -> bool:
 
 def redact_url(url: str) -> str:
     """`https://hooks.slack.com/***`: enough to recognise a channel, never enough to post to it."""
-    parts = urlsplit(url)
-    host = parts.hostname or "?"
-    return f"{parts.scheme}://{host}{':' + str(parts.port) if parts.port else ''}/***"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "***"
+    return f"{parts.scheme}://{parts.hostname or '?'}{':' + str(port) if port else ''}/***"
 
 
 def validate(raw: Any, *, allow_private: bool, known_domains: set[str] | None = None,
@@ -137,7 +140,13 @@ def check_url(url: str, *, allow_private: bool) -> str | None:
     """None when `url` is a usable webhook target, else why not (never echoing the URL itself)."""
     if len(url) > MAX_URL_LENGTH:
         return f"longer than {MAX_URL_LENGTH} characters"
-    parts = urlsplit(url)
+    if any(ord(c) <= 32 or ord(c) == 127 for c in url):
+        return "contains spaces or control characters"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "is not a valid URL"
     if parts.scheme != "https" and not (allow_private and parts.scheme == "http"):
         return "must be an https:// URL"
     if not parts.hostname:
@@ -147,7 +156,7 @@ def check_url(url: str, *, allow_private: bool) -> str | None:
     if allow_private:
         return None
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
+        infos = socket.getaddrinfo(parts.hostname, port or 443, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError):
         return "host does not resolve"
     for info in infos:

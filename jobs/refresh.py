@@ -53,6 +53,11 @@ def run_pull(store: Store, domains: dict[str, Domain], source: Source, http: Htt
         check_release_dates(pull.records)
     except PullFailed as exc:
         return _failed(store, source.id, exc, retry_max_s)
+    except (ValueError, TypeError, KeyError, RecursionError, MemoryError, UnicodeError) as exc:
+        # A payload the connector did not foresee must fail this pull, not the job (and be retried later).
+        logger.exception("connector %s could not parse its payload", source.id)
+        return _failed(store, source.id, PullFailed("parse_error", f"unreadable payload ({type(exc).__name__})"),
+                       retry_max_s)
     if pull.not_modified:
         status.record_success(store, source.id, accepted=0, rejected=0, validators=pull.validators,
                               not_modified=True, generation=None)

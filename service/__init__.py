@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 import redis
-from flask import Flask
+from flask import Flask, request
 from flask_smorest import Api
 
 from forecasts.connection import client_for
@@ -20,10 +20,11 @@ from forecasts.domains import load_domains
 from forecasts.settings import Settings
 from forecasts.store import Store
 from service import forecast_docs
-from service.errors import register_error_handlers
+from service.errors import BadRequest, register_error_handlers
 from service.http import init_response_cache
 from service.metrics import DomainCollector, RequestMetrics, metrics_registry
 from service.views import blueprints
+from service.views.params import ErrorSchema
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +61,10 @@ def create_app(settings: Settings | None = None, *, client: redis.Redis | None =
     app.extensions["gapcast.domains"] = load_domains(settings.domains_file)
     app.extensions["gapcast.store"] = Store(client, retain_s=settings.generation_retain_s,
                                             raw_history=settings.raw_history)
-    api = Api(app, spec_kwargs={"info": {"description": "Open vs closed model gaps, per capability."}})
+    api = GapcastApi(app, spec_kwargs={"info": {"description": "Open vs closed model gaps, per capability."}})
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer",
+                                                       "description": "GAPCAST_ADMIN_TOKEN"})
+    app.before_request(_reject_repeated_parameters)
     app.extensions["gapcast.api"] = api
     forecast_docs.init_app(app)
     registry = metrics_registry()
@@ -73,6 +77,24 @@ def create_app(settings: Settings | None = None, *, client: redis.Redis | None =
     for bp in blueprints():
         api.register_blueprint(bp)
     return app
+
+
+class GapcastApi(Api):
+    """flask-smorest's Api, documenting gapcast's one error body."""
+
+    ERROR_SCHEMA = ErrorSchema
+
+
+def _reject_repeated_parameters() -> None:
+    """`?metric=a&metric=b` is ambiguous: a 400 naming the parameter, whatever the endpoint. The OpenAPI
+    document takes no parameters at all."""
+    for name in request.args:
+        if len(request.args.getlist(name)) > 1:
+            raise BadRequest(f"query parameter {name!r} is given more than once",
+                             [{"field": name, "message": "given more than once"}])
+    if request.path == "/openapi.json" and request.args:
+        raise BadRequest("invalid request parameters",
+                         [{"field": name, "message": "Unknown field."} for name in request.args])
 
 
 def _api_timeouts(settings: Settings) -> Settings:

@@ -85,7 +85,13 @@ def _cell(v: Any) -> str:
         return ""
     if isinstance(v, dict | list):
         return json.dumps(v, separators=(",", ":"))
-    return str(v)
+    text = str(v)
+    if isinstance(v, str) and text[:1] in _FORMULA_STARTS:
+        return "'" + text  # a spreadsheet must not run a cell from the data as a formula (CSV injection)
+    return text
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _cache_headers(resp: Response, tag: str) -> None:

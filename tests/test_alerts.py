@@ -698,7 +698,8 @@ def test_subscription_api_errors(make_api: Callable[..., FlaskClient]) -> None:
     resp = api.post("/v1/subscriptions", json={"kind": "webhook", "url": "https://[::1]/x", "secret": "s"},
                     headers=AUTH)
     assert resp.status_code == 400 and error_fields(resp) == {"url", "secret"}
-    assert api.post("/v1/subscriptions", data="nope", headers=AUTH).status_code == 400
+    assert api.post("/v1/subscriptions", data="nope", headers=AUTH, content_type="application/json").status_code == 400
+    assert api.post("/v1/subscriptions", data="nope", headers=AUTH).status_code == 415  # not declared as JSON
     assert api.post("/v1/subscriptions", json={"kind": "slack", "url": "https://10.0.0.1/x"}).status_code == 401
     assert api.get("/v1/subscriptions", headers={"Authorization": "Bearer wrong"}).status_code == 401
     assert api.delete("/v1/subscriptions/nope", headers=AUTH).status_code == 404

@@ -28,7 +28,6 @@ Contract, beyond `jobs.sources.base`:
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import re
@@ -37,6 +36,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
+from forecasts.canonical import load_json
 from forecasts.model import Exclusion
 from jobs.http import Http, PullFailed
 from jobs.sources.base import Pull, SourceRecord
@@ -233,8 +233,8 @@ def parse(body: bytes) -> tuple[list[SourceRecord], list[Exclusion], dict[str, A
     """Records, rejections and info (`shape`, `models`, `unknown_keys`, `malformed_entries`) from an API v2
     or web-payload body. Raises PullFailed("bad_format") when the body is not such a payload."""
     try:
-        doc = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        doc = load_json(body)
+    except (UnicodeDecodeError, ValueError):
         head = body[:200].lstrip().lower()
         what = "an HTML page" if head.startswith((b"<!doctype", b"<html")) else "not JSON"
         raise PullFailed("bad_format", f"the response is {what}, not the Artificial Analysis model list") from None
@@ -331,9 +331,13 @@ def _stderr(m: dict[str, Any], bench: dict[str, Any]) -> float | None:
 
 def _finite(v: Any) -> float | None:
     """A finite number as a float (bools and strings are not numbers here)."""
-    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+    if isinstance(v, bool) or not isinstance(v, int | float):
         return None
-    return float(v)
+    try:
+        x = float(v)
+    except OverflowError:  # an integer too long for a float
+        return None
+    return x if math.isfinite(x) else None
 
 
 def _dig(obj: Any, dotted: str) -> Any:

@@ -74,7 +74,9 @@ LEGACY_TASKS = {
     "OTIS Mock AIME 2024-2025": "otis_mock_aime_2024_2025.csv",
     "SWE-Bench verified": "swe_bench_verified.csv",
 }
-MAX_MEMBER_BYTES = 64 << 20  # the largest real member is ~90 kB; anything near this is not Epoch's CSV
+MAX_MEMBER_BYTES = 8 << 20  # the largest real member is ~90 kB; anything near this is not Epoch's CSV
+MAX_ROWS = 100_000  # per CSV: the largest real one has ~600 rows
+_READ_CHUNK = 1 << 16
 Z95 = 1.959963984540054
 
 
@@ -126,8 +128,12 @@ def parse_csv(path: str, text: str) -> Table:
         raise _bad(f"{path}: looks like {'HTML' if first == '<' else 'JSON'}, not CSV")
     if "\x00" in text:
         raise _bad(f"{path}: contains NUL bytes, not CSV")
+    table = []
     try:
-        table = list(csv.reader(io.StringIO(text, newline=""), strict=True))
+        for cells in csv.reader(io.StringIO(text, newline=""), strict=True):
+            table.append(cells)
+            if len(table) > MAX_ROWS:
+                raise _bad(f"{path}: more than {MAX_ROWS} rows, not an Epoch benchmark CSV")
     except csv.Error as exc:
         raise _bad(f"{path}: not valid CSV ({exc})") from None
     header = [h.strip() for h in table[0]]
@@ -149,6 +155,8 @@ class HubZip:
         self.members: dict[str, zipfile.ZipInfo] = {}
         for info in sorted(self._zip.infolist(), key=lambda i: (i.filename.count("/"), i.filename)):
             p = PurePosixPath(info.filename)
+            if p.is_absolute() or ".." in p.parts or "\\" in info.filename:
+                raise _bad(f"member {info.filename[:100]!r} has an unsafe path (absolute or '..'): refused")
             if not info.is_dir() and "__MACOSX" not in p.parts and not p.name.startswith("."):
                 self.members.setdefault(p.name, info)
         self._tables: dict[str, Table] = {}
@@ -167,13 +175,27 @@ class HubZip:
         if info.file_size > MAX_MEMBER_BYTES:
             raise _bad(f"{info.filename}: {info.file_size} bytes uncompressed, too large for an Epoch CSV")
         try:
-            data = self._zip.read(info)
+            data = self._read_capped(info)
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, NotImplementedError) as exc:
             raise _bad(f"{info.filename}: cannot be read from the zip ({exc})") from None
         try:
             return data.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise _bad(f"{info.filename}: not UTF-8 text, so not a CSV") from None
+
+
+    def _read_capped(self, info: zipfile.ZipInfo) -> bytes:
+        """The member's bytes, read in chunks and refused past its declared size or MAX_MEMBER_BYTES: a zip
+        bomb (a small declared size, a huge real one) is never inflated in memory."""
+        limit = min(info.file_size, MAX_MEMBER_BYTES)
+        parts, total = [], 0
+        with self._zip.open(info) as member:
+            while chunk := member.read(_READ_CHUNK):
+                total += len(chunk)
+                if total > limit:
+                    raise _bad(f"{info.filename}: inflates past its declared {info.file_size} bytes: refused")
+                parts.append(chunk)
+        return b"".join(parts)
 
 
 def _require(table: Table, columns: Iterable[str], why: str, hint: str = "") -> None:

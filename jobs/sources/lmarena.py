@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from forecasts.canonical import load_json
 from forecasts.model import Exclusion
 from jobs.http import Http, PullFailed, Response
 from jobs.sources.base import Pull, SourceRecord
@@ -139,9 +140,11 @@ def _text(body: bytes) -> str:
 
 def _json(text: str) -> Any:
     try:
-        return json.loads(text)
+        return load_json(text)
     except json.JSONDecodeError as exc:
         raise _bad(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    except ValueError as exc:
+        raise _bad(f"invalid JSON: {exc}") from None
 
 
 def _json_format(doc: Any) -> str:
@@ -323,7 +326,7 @@ def _number(v: Any) -> float | None:
         return None
     try:
         x = float(v) if isinstance(v, int | float) else float(str(v).strip())
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
     return x if math.isfinite(x) else None
 

@@ -9,9 +9,10 @@ from flask import Response, current_app, request
 from marshmallow import Schema, fields, validate
 
 from forecasts import deliveries, subscriptions
+from forecasts.canonical import DuplicateKeys, load_json
 from service.errors import ApiError, NotFound
 from service.http import json_response, store
-from service.views.params import Blueprint
+from service.views.params import Blueprint, NoQuery
 from service.views.releases import require_admin
 
 bp = Blueprint("alerts", __name__, url_prefix="/v1", description="Alert subscriptions and deliveries (admin).")
@@ -28,10 +29,6 @@ class DeliveriesQuery(Schema):
     status = fields.String(load_default=None, validate=validate.OneOf([s.value for s in deliveries.DeliveryStatus]))
 
 
-class NoQuery(Schema):
-    """No parameters."""
-
-
 @bp.route("/subscriptions", methods=["POST"])
 @bp.doc(requestBody=SUBSCRIPTION_DOC, security=[{"bearerAuth": []}])
 @bp.response(201, description="Created; the answer shows the URL redacted.")
@@ -39,9 +36,16 @@ class NoQuery(Schema):
 def create_subscription() -> Response:
     """Subscribe a channel to events."""
     require_admin()
-    body = request.get_json(silent=True)
-    if body is None:
-        raise ApiError("the body must be a JSON object", [{"field": "body", "message": "invalid or missing JSON"}])
+    if request.mimetype != "application/json":
+        raise ApiError("the body must be JSON (Content-Type: application/json)",
+                       [{"field": "Content-Type", "message": f"got {request.mimetype or 'none'}"}], status=415)
+    try:
+        body = load_json(request.get_data(cache=False))
+    except DuplicateKeys as exc:
+        raise ApiError("the body names a field twice", [{"field": k, "message": "given more than once"}
+                                                       for k in exc.keys]) from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError("the body must be a JSON object", [{"field": "body", "message": str(exc)[:200]}]) from None
     settings = current_app.extensions["gapcast.settings"]
     try:
         sub = subscriptions.validate(body, allow_private=settings.allow_private_webhooks,

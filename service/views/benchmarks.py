@@ -12,7 +12,7 @@ from service.errors import NotFound
 from service.forecast_docs import forecast_bytes
 from service.http import csv_response, current, etag_matches, json_response, not_modified, store
 from service.views.domains import forecast_response, series_response
-from service.views.params import Blueprint, FormatQuery, JsonOnlyQuery, MetricQuery, SeriesQuery
+from service.views.params import Blueprint, FormatQuery, MetricQuery, NoQuery, SeriesQuery
 
 bp = Blueprint("benchmarks", __name__, url_prefix="/v1/benchmarks", description="Benchmarks, one per evaluator.")
 
@@ -43,7 +43,7 @@ def list_benchmarks(format: str) -> Response:
 
 
 @bp.route("/<benchmark_id>")
-@bp.arguments(JsonOnlyQuery(), location="query", error_status_code=400)
+@bp.arguments(NoQuery(), location="query", error_status_code=400)
 @bp.response(200, description="The benchmark's definition and latest state.")
 @bp.alt_response(404, description="Unknown benchmark.")
 def get_benchmark(_query: dict[str, Any], benchmark_id: str) -> Response:

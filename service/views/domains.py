@@ -11,7 +11,7 @@ from service.charts import gap_chart
 from service.errors import NotFound, Unavailable
 from service.forecast_docs import forecast_bytes, forecast_dict, headline
 from service.http import csv_response, current, etag_matches, json_response, not_modified, raw_response, store
-from service.views.params import Blueprint, FormatQuery, JsonOnlyQuery, MetricQuery, SeriesQuery
+from service.views.params import Blueprint, FormatQuery, MetricQuery, NoQuery, SeriesQuery
 
 bp = Blueprint("domains", __name__, url_prefix="/v1/domains", description="Capability domains.")
 
@@ -50,7 +50,7 @@ def list_domains(format: str) -> Response:
 
 
 @bp.route("/<domain_id>")
-@bp.arguments(JsonOnlyQuery(), location="query", error_status_code=400)
+@bp.arguments(NoQuery(), location="query", error_status_code=400)
 @bp.response(200, description="The domain's row and its benchmarks' rows.")
 @bp.alt_response(404, description="Unknown domain.")
 def get_domain(_query: dict[str, Any], domain_id: str) -> Response:

@@ -3,28 +3,31 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import redis
 from flask import Response
 
 from service.errors import error_response
 from service.http import json_response, store
-from service.views.params import Blueprint
+from service.views.params import Blueprint, NoQuery
 
 bp = Blueprint("health", __name__, description="Liveness and readiness probes.")
 
 
 @bp.route("/healthz")
+@bp.arguments(NoQuery(), location="query", error_status_code=400)
 @bp.response(200, description="The process is alive (does not touch Redis).")
-def healthz() -> Response:
+def healthz(_query: dict[str, Any]) -> Response:
     """Process alive."""
     return json_response({"status": "alive"})
 
 
 @bp.route("/readyz")
+@bp.arguments(NoQuery(), location="query", error_status_code=400)
 @bp.response(200, description="Redis answers and data is loaded; reports the data age.")
 @bp.alt_response(503, description="Redis unreachable or no data loaded yet.")
-def readyz() -> Response:
+def readyz(_query: dict[str, Any]) -> Response:
     """Ready to serve: Redis reachable and a data generation loaded."""
     s = store()
     try:

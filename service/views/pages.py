@@ -12,7 +12,7 @@ from service.charts import CARD_CSS, domain_card
 from service.forecast_docs import forecast_dict
 from service.http import current, etag_matches, not_modified, raw_response, store
 from service.views.domains import domain_rows
-from service.views.params import Blueprint, JsonOnlyQuery
+from service.views.params import Blueprint, NoQuery
 
 bp = Blueprint("pages", __name__, description="Dashboard and API docs (HTML).")
 
@@ -36,7 +36,7 @@ def _page(title: str, body: str, tag: str | None = None) -> Response:
 
 
 @bp.route("/")
-@bp.arguments(JsonOnlyQuery(), location="query", error_status_code=400)
+@bp.arguments(NoQuery(), location="query", error_status_code=400)
 @bp.response(200, description="The dashboard: per domain, frontiers, gap with forecast fan, catch-up odds.",
              content_type="text/html")
 def dashboard(_query: dict[str, Any]) -> Response:
@@ -67,9 +67,10 @@ def _card(gen: str, row: dict[str, Any]) -> str:
 
 
 @bp.route("/docs")
+@bp.arguments(NoQuery(), location="query", error_status_code=400)
 @bp.response(200, description="A readable reference of every endpoint, generated from the OpenAPI document.",
              content_type="text/html")
-def docs() -> Response:
+def docs(_query: dict[str, Any]) -> Response:
     """The API reference, rendered from `/openapi.json`."""
     spec = current_app.extensions["gapcast.api"].spec.to_dict()
     rows = []

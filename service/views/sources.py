@@ -9,7 +9,7 @@ from marshmallow import Schema, fields, validate
 
 from forecasts import events, source_status
 from service.http import json_response, store
-from service.views.params import Blueprint
+from service.views.params import Blueprint, NoQuery
 
 bp = Blueprint("sources", __name__, url_prefix="/v1", description="Source health and change events.")
 
@@ -19,10 +19,6 @@ class EventsQuery(Schema):
                            metadata={"description": "Newest N events, 1-1000."})
     kind = fields.String(load_default=None, validate=validate.OneOf([k.value for k in events.EventKind]),
                          metadata={"description": "Only events of this kind."})
-
-
-class NoQuery(Schema):
-    """No parameters."""
 
 
 @bp.route("/sources")
