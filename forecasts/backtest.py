@@ -153,7 +153,7 @@ SWITCH_MARGIN = 0.2
 
 
 def _selection_mae(s: ModelScore) -> float | None:
-    return s.mae_6 if s.mae_6 is not None else s.mae
+    return s.mae_6  # None until a 6-month pair is known: until then the random walk is published
 
 
 def _rank_key(s: ModelScore, model: ModelName) -> tuple[float, float, int]:
@@ -166,15 +166,15 @@ def _rank_key(s: ModelScore, model: ModelName) -> tuple[float, float, int]:
 
 def choose_model(ev: Evaluations, known_by: int) -> Choice:
     """The model to publish given the pairs whose actual month is ``<= known_by``: the random walk
-    (:data:`DEFAULT_MODEL`) unless another model's 6-month backtest MAE (the mean over horizons when there are
-    no 6-month pairs yet) is lower by :data:`SWITCH_MARGIN`; among those, the lowest MAE, then coverage closest
-    to 0.8, then the simpler model."""
+    (:data:`DEFAULT_MODEL`) unless another model's 6-month backtest MAE is lower by :data:`SWITCH_MARGIN`
+    (no 6-month pair known yet: the random walk); among those, the lowest MAE, then coverage closest to 0.8,
+    then the simpler model."""
     mask = ev.target <= known_by
     scores = {m: score(ev.rows[m], ev.actual, mask) for m in ev.rows}
     base = scores.get(DEFAULT_MODEL)
     base_mae = _selection_mae(base) if base is not None else None
     if base is None or base_mae is None:
-        return Choice(DEFAULT_MODEL, f"no backtest pairs yet; publishing the default {DEFAULT_MODEL.value}")
+        return Choice(DEFAULT_MODEL, f"no 6-month backtest pairs yet; publishing the default {DEFAULT_MODEL.value}")
     better = [m for m, s in scores.items() if m is not DEFAULT_MODEL and (v := _selection_mae(s)) is not None
               and v < base_mae * (1 - SWITCH_MARGIN)]
     if not better:

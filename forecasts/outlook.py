@@ -20,7 +20,7 @@ import pandas as pd
 from forecasts import keys
 from forecasts.compute import Derived
 from forecasts.domains import Domain
-from forecasts.forecasting import data_hash, forecast_many, forecast_pool
+from forecasts.forecasting import ENGINE_VERSION, data_hash, forecast_many, forecast_pool
 from forecasts.model import Benchmark, Dataset
 from forecasts.published import Forecast
 from forecasts.series import SeriesSpec
@@ -56,6 +56,12 @@ class SeriesRef:
         if self.kind == "domain":
             return keys.gen_domain_series(gen, self.target)
         return keys.gen_benchmark_series(gen, self.target)
+
+
+def doc_key(data_hash: str) -> str:
+    """The Redis key of a forecast document: its series' data hash under the current engine version, so a
+    new engine refits every series instead of serving documents the old one made."""
+    return keys.forecast(f"e{ENGINE_VERSION}-{data_hash}")
 
 
 def history_frame(points: list[dict[str, Any]]) -> pd.DataFrame:
@@ -115,7 +121,7 @@ def write_index(writer: GenerationWriter, refs: list[SeriesRef]) -> None:
     """Put the forecast index in a generation being written, and keep its documents alive."""
     writer.put_hash(keys.gen_forecast_index(writer.gen), {r.field: json.dumps(asdict(r)) for r in refs})
     for r in refs:
-        writer.touch(keys.forecast(r.hash), FORECAST_TTL_S)
+        writer.touch(doc_key(r.hash), FORECAST_TTL_S)
 
 
 def read_index(store: Store, gen: str) -> list[SeriesRef]:
@@ -128,7 +134,7 @@ def read_forecast(store: Store, gen: str, kind: str, target: str, metric: str) -
     raw = store.r.hget(keys.gen_forecast_index(gen), f"{kind}:{target}:{metric}")
     if raw is None:
         return None
-    return cast(bytes | None, store.r.get(keys.forecast(json.loads(raw)["hash"])))
+    return cast(bytes | None, store.r.get(doc_key(json.loads(raw)["hash"])))
 
 
 def read_forecast_dict(store: Store, gen: str, kind: str, target: str, metric: str) -> dict[str, Any] | None:
@@ -142,7 +148,7 @@ def pending(store: Store, gen: str, only: Callable[[SeriesRef], bool] = lambda r
     refs = [r for r in read_index(store, gen) if only(r)]
     pipe = store.r.pipeline(transaction=False)
     for r in refs:
-        pipe.exists(keys.forecast(r.hash))
+        pipe.exists(doc_key(r.hash))
     return [r for r, exists in zip(refs, pipe.execute(), strict=True) if not exists]
 
 
@@ -181,7 +187,7 @@ def _stage(pipe: Any, store: Store, gen: str, ref: SeriesRef, fc: Forecast) -> N
     doc = {"ok": True, "generation": gen, "computed_at": store.now().isoformat(), "forecast": fc.to_dict(),
            "backtest": fc.backtest.to_dict() if fc.backtest else None}
     ttl = UNCACHEABLE_TTL_S if fc.status.value in UNCACHEABLE else FORECAST_TTL_S
-    pipe.set(keys.forecast(ref.hash), json.dumps(doc, separators=(",", ":")), ex=ttl)
+    pipe.set(doc_key(ref.hash), json.dumps(doc, separators=(",", ":")), ex=ttl)
 
 
 def _items(store: Store, gen: str, refs: list[SeriesRef]) -> Iterator[tuple[pd.DataFrame, SeriesSpec, SeriesRef]]:

@@ -13,6 +13,7 @@ from typing import Any
 from flask import Flask, current_app
 
 from forecasts import keys
+from forecasts.outlook import doc_key
 from service.http import current, store
 from service.lru import LRU
 
@@ -34,7 +35,7 @@ def forecast_bytes(kind: str, target: str, metric: str) -> bytes | None:
         return value
     r = store().r
     ref = r.hget(keys.gen_forecast_index(gen), field)
-    doc = r.get(keys.forecast(json.loads(ref)["hash"])) if ref else None
+    doc = r.get(doc_key(json.loads(ref)["hash"])) if ref else None
     value = doc if isinstance(doc, bytes) or doc is None else doc.encode()
     if value is not None:  # a pending document may appear without the tag changing in between requests
         cache.put((tag, field), value)

@@ -20,6 +20,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from forecasts import keys, source_status
+from forecasts.outlook import doc_key
 from forecasts.store import Store
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -132,7 +133,7 @@ class DomainCollector(Collector):
         fields = [f"domain:{d}:score_gap" for d in domains]
         refs = r.hmget(keys.gen_forecast_index(gen), fields) if fields else []
         hashes = [json.loads(ref)["hash"] if ref else None for ref in refs]
-        docs = r.mget([keys.forecast(h) for h in hashes if h]) if any(hashes) else []
+        docs = r.mget([doc_key(h) for h in hashes if h]) if any(hashes) else []
         it = iter(docs)
         out = {}
         for d, h in zip(domains, hashes, strict=True):

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from forecasts import keys, outlook
+from forecasts import outlook
 from forecasts.domains import Domain
 from forecasts.ingest import load_records, load_snapshot
 from forecasts.store import Store
@@ -52,7 +52,7 @@ def test_forecast_documents_expire_unless_a_generation_uses_them(
     gen = load_snapshot(store, small_domains, small_snapshot, "s").generation
     outlook.compute(store, gen, outlook.pending(store, gen), workers=1)
     ref = outlook.read_index(store, gen)[0]
-    assert 0 < store.r.ttl(keys.forecast(ref.hash)) <= outlook.FORECAST_TTL_S
+    assert 0 < store.r.ttl(outlook.doc_key(ref.hash)) <= outlook.FORECAST_TTL_S
 
 
 @pytest.fixture()
@@ -96,3 +96,13 @@ def test_backtest_json_has_every_model_per_series(store: Store, redis_url: str, 
     rows = json.loads(result.stdout)
     assert {r["series"] for r in rows} >= {"domain:coding:score_gap", "domain:math:lag_days"}
     assert all(r["kind"] in {"domain", "benchmark"} for r in rows)
+
+
+def test_a_new_engine_version_refits_every_series(store: Store, small_snapshot: bytes,
+                                                  small_domains: dict[str, Domain],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    gen = load_snapshot(store, small_domains, small_snapshot, "s").generation
+    outlook.compute(store, gen, outlook.pending(store, gen), workers=1)
+    assert outlook.pending(store, gen) == []
+    monkeypatch.setattr(outlook, "ENGINE_VERSION", "next")
+    assert len(outlook.pending(store, gen)) == len(outlook.read_index(store, gen))

@@ -280,7 +280,7 @@ def prepare_data(redis_url: str) -> str:
         ref = client.hget(keys.gen_forecast_index(gen), f"domain:{DOMAIN}:score_gap")
         if ref is None:
             raise RuntimeError(f"no forecast index entry for domain {DOMAIN!r}")
-        return keys.forecast(json.loads(ref)["hash"])
+        return outlook.doc_key(json.loads(ref)["hash"])
     finally:
         client.close()
 

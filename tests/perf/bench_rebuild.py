@@ -27,7 +27,7 @@ from typing import Any
 
 import redis
 
-from forecasts import keys, outlook
+from forecasts import outlook
 from forecasts.domains import load_domains
 from forecasts.forecasting import forecast_many
 from forecasts.ingest import load_snapshot, rebuild
@@ -104,7 +104,7 @@ def timed_compute(store: Store, gen: str, only: Callable[[outlook.SeriesRef], bo
     fresh pool as the CLI does."""
     selected = [r for r in outlook.read_index(store, gen) if only(r)]
     if selected:
-        store.r.delete(*{keys.forecast(r.hash) for r in selected})
+        store.r.delete(*{outlook.doc_key(r.hash) for r in selected})
     rec = Recorder()
     instrument(rec)
     refs = outlook.pending(store, gen, only)
