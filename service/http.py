@@ -15,6 +15,7 @@ from typing import Any
 from flask import Flask, Response, current_app, g, request
 
 from forecasts.store import Store, StoreError
+from service.errors import ApiError
 from service.lru import LRU
 
 CACHE_CONTROL = "public, max-age=60, must-revalidate"
@@ -38,6 +39,15 @@ def current() -> tuple[str, str]:
             raise StoreError("no data loaded yet: run `gapcast load` first")
         g.gapcast_gen, g.gapcast_tag = gen, tag
     return g.gapcast_gen, g.gapcast_tag
+
+
+def json_body() -> bytes:
+    """The raw request body, which must be declared as JSON. Raises ApiError (415) otherwise; a body over
+    MAX_CONTENT_LENGTH raises 413 while it is read."""
+    if request.mimetype != "application/json":
+        raise ApiError("the body must be JSON (Content-Type: application/json)",
+                       [{"field": "Content-Type", "message": f"got {request.mimetype or 'none'}"}], status=415)
+    return request.get_data(cache=False)
 
 
 def etag_matches(tag: str) -> bool:

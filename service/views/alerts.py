@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app, request
+from flask import Response, current_app
 from marshmallow import Schema, fields, validate
 
 from forecasts import deliveries, subscriptions
 from forecasts.canonical import DuplicateKeys, load_json
 from service.errors import ApiError, NotFound
-from service.http import json_response, store
+from service.http import json_body, json_response, store
 from service.views.params import Blueprint, NoQuery
 from service.views.releases import require_admin
 
@@ -36,11 +36,8 @@ class DeliveriesQuery(Schema):
 def create_subscription() -> Response:
     """Subscribe a channel to events."""
     require_admin()
-    if request.mimetype != "application/json":
-        raise ApiError("the body must be JSON (Content-Type: application/json)",
-                       [{"field": "Content-Type", "message": f"got {request.mimetype or 'none'}"}], status=415)
     try:
-        body = load_json(request.get_data(cache=False))
+        body = load_json(json_body())
     except DuplicateKeys as exc:
         raise ApiError("the body names a field twice", [{"field": k, "message": "given more than once"}
                                                        for k in exc.keys]) from None

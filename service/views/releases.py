@@ -9,7 +9,7 @@ from flask import Response, current_app, request
 from forecasts.canonical import InvalidInput
 from forecasts.ingest import load_records
 from service.errors import ApiError
-from service.http import json_response, store
+from service.http import json_body, json_response, store
 from service.views.params import Blueprint
 
 bp = Blueprint("releases", __name__, url_prefix="/v1/releases", description="Push new releases (admin).")
@@ -42,10 +42,7 @@ def require_admin() -> None:
 def post_releases() -> Response:
     """New scores in the canonical JSON format (a list of score records), validated like any source."""
     require_admin()
-    if request.mimetype != "application/json":
-        raise ApiError("the body must be JSON (Content-Type: application/json)",
-                       [{"field": "Content-Type", "message": f"got {request.mimetype or 'none'}"}], status=415)
-    raw = request.get_data(cache=False)
+    raw = json_body()
     domains = current_app.extensions["gapcast.domains"]
     try:
         result = load_records(store(), domains, raw, "json", "POST /v1/releases", source="releases")
