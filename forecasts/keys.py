@@ -2,7 +2,8 @@
 
 Nothing outside this module spells a key. Lifetimes:
 
-- permanent: `instance`, `generation`, `generation_seq`, `forecasts_version`, `generations` (capped by trimming),
+- permanent: `instance`, `generation`, `generation_seq`, `forecasts_version`, `replicated`, `generations`
+  (capped by trimming),
   `raw:<source>` (list capped at `GAPCAST_RAW_HISTORY`).
 - per generation (`gen:<g>:...`): written with a TTL while a refresh is in progress (so a crashed
   refresh leaves nothing that lives on), made permanent when the generation is switched in, and given a
@@ -46,6 +47,11 @@ def forecasts_version() -> str:
 def generations() -> str:
     """Sorted set: committed generation ids, scored by commit time (Unix seconds); trimmed to the last 50."""
     return f"{APP}:generations"
+
+
+def replicated() -> str:
+    """String: the last generation id confirmed on replicas (`WAIT`, forecasts/replication.py; permanent)."""
+    return f"{APP}:replicated"
 
 
 def gen_keys(gen: str) -> str:

@@ -242,8 +242,17 @@ class GenerationWriter:
             except redis.WatchError as exc:
                 raise ConcurrentRefresh(f"the generation changed while {g} was being committed") from exc
         logger.debug("switched to generation %s (parent %s, %d keys)", g, self.parent, len(self._keys))
+        _confirm_replicated(store.r, g)
         return g
 
+
+
+def _confirm_replicated(client: redis.Redis, gen: str) -> None:
+    """Commit hook: a client that must see commits on replicas (forecasts.replication.ReplicatedRedis, made by
+    forecasts.connection when GAPCAST_REDIS_MIN_REPLICAS > 0) WAITs for them; raises its NotReplicated."""
+    confirm = getattr(client, "confirm_replicated", None)
+    if confirm is not None:
+        confirm(gen)
 
 
 def _text(v: bytes | str) -> str:
