@@ -298,7 +298,9 @@ class EmbeddedRedis:
         """
         if self._url is not None:
             return self._url
-        self._data_dir.mkdir(parents=True, exist_ok=True)
+        # Private: the AOF holds webhook URLs and signing secrets (chmod also tightens an older 755 folder).
+        self._data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._data_dir.chmod(0o700)
         data_dir = self._data_dir.resolve()
         sock = socket_path(data_dir)
         deadline = time.monotonic() + self._startup_timeout_s
@@ -404,6 +406,7 @@ class EmbeddedRedis:
                             stderr=log,
                             pass_fds=(lock_fd,),
                             start_new_session=True,
+                            umask=0o077,  # the AOF files and appendonlydir it creates: owner only (600/700)
                             preexec_fn=preexec,  # sets PDEATHSIG, see module doc
                         )
                     )

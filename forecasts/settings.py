@@ -57,6 +57,26 @@ def _bool(raw: str) -> bool:
     raise ValueError("expected true or false")
 
 
+MIN_ADMIN_TOKEN_LENGTH = 12
+
+
+def _ascii_secret(raw: str) -> str | None:
+    """A secret sent in an HTTP header: printable ASCII without spaces (a BOM or a typographic quote copied
+    with it would otherwise make it never match, or fail only at the first request)."""
+    if not raw:
+        return None
+    if not all("!" <= c <= "~" for c in raw):
+        raise ValueError("must be printable ASCII without spaces (check the file for a BOM or smart quotes)")
+    return raw
+
+
+def _admin_token(raw: str) -> str | None:
+    token = _ascii_secret(raw)
+    if token is not None and len(token) < MIN_ADMIN_TOKEN_LENGTH:
+        raise ValueError(f"must be at least {MIN_ADMIN_TOKEN_LENGTH} characters (e.g. `openssl rand -hex 24`)")
+    return token
+
+
 def _log_level(raw: str) -> str:
     level = raw.upper()
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
@@ -101,7 +121,7 @@ class Settings:
         10, parse=_positive_int, help="Raw source payloads kept per source (the newest N).")
     log_level: str = setting("INFO", parse=_log_level, help="Log level: DEBUG, INFO, WARNING or ERROR.")
     admin_token: str | None = setting(
-        parse=_optional_str, secret=True,
+        parse=_admin_token, secret=True,
         help="Bearer token for the admin API (POST /v1/releases). Unset: the admin API is off.")
     source_timeout_s: float = setting(30.0, parse=_positive_float, help="Seconds before a source request gives up.")
     epoch_url: str | None = setting(
@@ -109,7 +129,7 @@ class Settings:
         help="Epoch AI Benchmarking Hub zip. Empty: the Epoch source is off.")
     epoch_every_s: int = setting(21600, parse=_positive_int, help="Seconds between Epoch pulls.")
     aa_api_key: str | None = setting(
-        parse=_optional_str, secret=True, help="Artificial Analysis API key (x-api-key). Unset: the AA source is off.")
+        parse=_ascii_secret, secret=True, help="Artificial Analysis API key (x-api-key). Unset: the AA source is off.")
     aa_url: str | None = setting(
         "https://artificialanalysis.ai/api/v2/data/llms/models", parse=_optional_str,
         help="Artificial Analysis LLM endpoint.")
@@ -189,9 +209,12 @@ def _read_secret_file(env: str, environ: Mapping[str, str]) -> str | None:
     if not path:
         return None
     try:
-        return Path(path).read_text(encoding="utf-8").strip()
+        # utf-8-sig: editors on Windows save a BOM, which strip() keeps and which then never matches
+        return Path(path).read_text(encoding="utf-8-sig").strip()
     except OSError as exc:
         raise SettingsError(f"{env}_FILE: cannot read {path} ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise SettingsError(f"{env}_FILE: {path} is not UTF-8 text") from None
 
 
 def redact_url(url: str) -> str:
