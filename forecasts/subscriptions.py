@@ -2,7 +2,8 @@
 
 Stored in Redis (`subscription:<id>`, permanent until deleted) by the admin API or from a config file.
 A subscription's URL and signing secret are secrets: `public()` redacts them, and nothing here logs them.
-Webhook targets are validated: https only, and no loopback, link-local or private address unless
+Webhook targets are validated: https only, and no special-purpose address (loopback, link-local, private,
+and every other block of the IANA special-purpose registries, IPv4 embedded in IPv6 included) unless
 explicitly allowed (so a subscription cannot reach internal services).
 """
 
@@ -14,6 +15,7 @@ import os
 import socket
 import tomllib
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -136,8 +138,11 @@ def _str_list(v: Any, name: str, errors: list[dict[str, str]]) -> list[str]:
     return list(v)
 
 
-def check_url(url: str, *, allow_private: bool) -> str | None:
-    """None when `url` is a usable webhook target, else why not (never echoing the URL itself)."""
+def check_url(url: str, *, allow_private: bool, resolver: Resolver | None = None) -> str | None:
+    """None when `url` is a usable webhook target, else why not (never echoing the URL itself).
+
+    `resolver` (host, port) -> addresses defaults to the system's DNS (`system_resolver`); the sender
+    resolves again when it connects and connects to exactly the addresses it checked (no DNS rebinding)."""
     if len(url) > MAX_URL_LENGTH:
         return f"longer than {MAX_URL_LENGTH} characters"
     if any(ord(c) <= 32 or ord(c) == 127 for c in url):
@@ -156,14 +161,111 @@ def check_url(url: str, *, allow_private: bool) -> str | None:
     if allow_private:
         return None
     try:
-        infos = socket.getaddrinfo(parts.hostname, port or 443, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError):
-        return "host does not resolve"
-    for info in infos:
-        addr = ipaddress.ip_address(info[4][0])
-        if not addr.is_global:
-            return "resolves to a loopback, link-local or private address (not allowed)"
+        checked_addresses(parts.hostname, port or 443, allow_private=False, resolver=resolver)
+    except TargetRefused as exc:
+        return str(exc)
     return None
+
+
+# --- addresses ---------------------------------------------------------------------------------------
+
+Resolver = Callable[[str, int], list[str]]
+
+
+class TargetRefused(ValueError):
+    """A webhook host that does not resolve, or resolves to an address a webhook may not reach."""
+
+
+def system_resolver(host: str, port: int) -> list[str]:
+    """The addresses the system's resolver gives for (host, port), in its order, without duplicates.
+    Raises OSError (socket.gaierror) or UnicodeError."""
+    infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def checked_addresses(host: str, port: int, *, allow_private: bool, resolver: Resolver | None = None) -> list[str]:
+    """Resolve `host` once and return the addresses to connect to, every one checked (unless
+    `allow_private`). Raises TargetRefused when it does not resolve or when any address is special-purpose:
+    one bad answer is enough, since the connect could pick it."""
+    try:
+        addresses = (resolver or system_resolver)(host, port)
+    except (OSError, UnicodeError):
+        raise TargetRefused("host does not resolve") from None
+    if not addresses:
+        raise TargetRefused("host does not resolve")
+    if not allow_private:
+        for address in addresses:
+            reason = special_purpose(address)
+            if reason:
+                raise TargetRefused(f"resolves to a non-public address ({reason}; not allowed)")
+    return addresses
+
+
+def _nets(rows: list[tuple[str, str]]) -> list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str]]:
+    return [(ipaddress.ip_network(net), f"{name}, {net}") for net, name in rows]
+
+
+# The IANA IPv4 and IPv6 Special-Purpose Address Registries (every entry, whatever its "globally
+# reachable" flag: no real webhook lives at an anycast relay, a benchmark or a translation prefix), plus
+# multicast, the deprecated blocks, and for IPv6 everything outside 2000::/3 (the only global unicast
+# allocation). The first matching row names the reason, so narrower rows come first.
+_IPV4_SPECIAL = _nets([
+    ("0.0.0.0/8", "this network"), ("10.0.0.0/8", "private"), ("100.64.0.0/10", "shared address space"),
+    ("127.0.0.0/8", "loopback"), ("169.254.0.0/16", "link-local"), ("172.16.0.0/12", "private"),
+    ("192.0.0.0/24", "IETF protocol assignments"), ("192.0.2.0/24", "documentation"),
+    ("192.31.196.0/24", "AS112"), ("192.52.193.0/24", "AMT"), ("192.88.99.0/24", "6to4 relay anycast"),
+    ("192.168.0.0/16", "private"), ("192.175.48.0/24", "AS112 direct delegation"),
+    ("198.18.0.0/15", "benchmarking"), ("198.51.100.0/24", "documentation"), ("203.0.113.0/24", "documentation"),
+    ("224.0.0.0/4", "multicast"), ("255.255.255.255/32", "limited broadcast"), ("240.0.0.0/4", "reserved"),
+])
+_IPV6_SPECIAL = _nets([
+    ("::1/128", "loopback"), ("::/128", "unspecified"), ("::ffff:0:0/96", "IPv4-mapped"),
+    ("::ffff:0:0:0/96", "IPv4-translated"), ("::/96", "IPv4-compatible"),
+    ("64:ff9b::/96", "NAT64"), ("64:ff9b:1::/48", "local-use NAT64"), ("100::/64", "discard-only"),
+    ("100:0:0:1::/64", "dummy prefix"), ("2001::/32", "Teredo"), ("2001:2::/48", "benchmarking"),
+    ("2001::/23", "IETF protocol assignments"), ("2001:db8::/32", "documentation"), ("2002::/16", "6to4"),
+    ("2620:4f:8000::/48", "AS112 direct delegation"), ("3fff::/20", "documentation"),
+    ("5f00::/16", "segment routing SIDs"), ("fc00::/7", "unique-local"), ("fe80::/10", "link-local"),
+    ("fec0::/10", "site-local"), ("ff00::/8", "multicast"),
+])
+_IPV6_GLOBAL_UNICAST = ipaddress.IPv6Network("2000::/3")
+
+
+def special_purpose(address: str) -> str | None:
+    """Why `address` (an IP literal, IPv6 possibly with a %scope) is not a public unicast address, or
+    None when it is. IPv6 forms that carry an IPv4 address (mapped, compatible, translated, NAT64, 6to4,
+    Teredo) also name the IPv4 address they lead to. An unparseable address is refused."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return "not an IP address"
+    if isinstance(ip, ipaddress.IPv4Address):
+        return next((name for net, name in _IPV4_SPECIAL if ip in net), None)
+    reason = next((name for net, name in _IPV6_SPECIAL if ip in net), None)
+    if reason is None and ip not in _IPV6_GLOBAL_UNICAST:
+        reason = "reserved IPv6, outside 2000::/3"
+    inner = embedded_ipv4(ip)
+    if reason and inner is not None:
+        reason += f", carrying {inner}" + (f" ({v4})" if (v4 := special_purpose(str(inner))) else "")
+    return reason
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address leads to, for the forms that embed one, else None."""
+    value = int(ip)
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip.teredo is not None:
+        return ip.teredo[1]  # the client's address
+    high = value >> 32
+    if high in (0, 0xFFFF0000) or ip in _NAT64:  # compatible (::a.b.c.d), translated, NAT64 /96
+        return ipaddress.IPv4Address(value & 0xFFFFFFFF) if value > 1 else None
+    return None
+
+
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 
 
 # --- storage ----------------------------------------------------------------------------------------

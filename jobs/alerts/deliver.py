@@ -26,7 +26,7 @@ from forecasts.deliveries import Delivery, DeliveryStatus
 from forecasts.store import Store
 from forecasts.subscriptions import Subscription
 from jobs.alerts import messages
-from jobs.http import user_agent
+from jobs.http import TargetRefusedError, deadline, mount_guarded, user_agent
 from jobs.lock import Lease
 
 logger = logging.getLogger(__name__)
@@ -41,7 +41,12 @@ MIN_INTERVAL_S = {"slack": 1.0, "discord": 0.5, "teams": 1.0, "webhook": 0.1}
 
 @dataclass
 class Sender:
-    """How messages are sent: an HTTP session, the dashboard link, whether private targets are allowed."""
+    """How messages are sent: an HTTP session, the dashboard link, whether private targets are allowed.
+
+    The session connects only to the addresses it resolved (with `resolver`, default the system's DNS) and
+    checked when it opens a connection, so a name that answers differently for the check and for the
+    connect (DNS rebinding) cannot reach an internal address; it ignores HTTP(S)_PROXY for the same reason.
+    `timeout_s` bounds each whole send (connect, upload, answer)."""
 
     dashboard_url: str
     allow_private: bool = False
@@ -49,9 +54,29 @@ class Sender:
     session: requests.Session = field(default_factory=requests.Session)
     clock: Callable[[], float] = time.time
     jitter: Callable[[], float] = random.random  # in [0, 1)
+    resolver: subscriptions.Resolver | None = None
 
     def __post_init__(self) -> None:
         hide_request_paths()
+        self.session.trust_env = False
+        mount_guarded(self.session, pick=self._pick)
+
+    def _pick(self, host: str, port: int) -> list[str]:
+        return subscriptions.checked_addresses(host, port, allow_private=self.allow_private, resolver=self.resolver)
+
+    def post(self, url: str, body: bytes, headers: dict[str, str]) -> requests.Response:
+        """POST within the send deadline. Raises TargetRefusedError (nothing connected), requests.Timeout
+        (deadline or socket timeout) or another requests.RequestException."""
+        with deadline(self.timeout_s) as limit:
+            try:
+                return self.session.post(url, data=body, headers=headers, timeout=self.timeout_s,
+                                         allow_redirects=False)
+            except TargetRefusedError:
+                raise
+            except requests.RequestException:
+                if limit.expired:
+                    raise requests.Timeout(f"not complete within {self.timeout_s:g} s") from None
+                raise
 
 
 class _HidePaths(logging.Filter):
@@ -155,7 +180,7 @@ def _deliver_one(store: Store, sender: Sender, d_id: str) -> str:
         d.next_attempt_at = next_ok
         deliveries.save(store, d)
         return "rate_limited"
-    target_error = subscriptions.check_url(sub.url, allow_private=sender.allow_private)
+    target_error = subscriptions.check_url(sub.url, allow_private=sender.allow_private, resolver=sender.resolver)
     if target_error:  # checked again at send time: DNS may have changed since the subscription was made
         return _dead(store, d, now, f"target refused: {target_error}")
     evs = events.by_ids(store, d.event_ids)
@@ -175,8 +200,9 @@ def _send(store: Store, sender: Sender, d: Delivery, sub: Subscription, evs: lis
     if not deliveries.claim(store, d, until=now + 2 * sender.timeout_s + 30):
         return "skipped"
     try:
-        resp = sender.session.post(sub.url, data=body, headers=headers, timeout=sender.timeout_s,
-                                   allow_redirects=False)
+        resp = sender.post(sub.url, body, headers)
+    except TargetRefusedError as exc:  # resolved again at connect time, to a refused address: nothing was sent
+        return _dead(store, d, now, f"target refused: {exc}")
     except requests.Timeout:
         return _retry(store, d, sender, now, "timeout")
     except requests.RequestException as exc:
@@ -262,7 +288,7 @@ def _count_gone(store: Store, sub: Subscription) -> None:
 
 def send_test(store: Store, sender: Sender, sub: Subscription) -> int:
     """Send a sample message to `sub` now (not through the outbox); returns the HTTP status.
-    Raises requests.RequestException on a network failure."""
+    Raises requests.RequestException on a network failure (TargetRefusedError for a refused address)."""
     sample = {"id": f"{int(sender.clock() * 1000)}-0", "kind": "gap_narrowed", "domain": "coding",
               "summary": "Coding: gap narrowed from 8.2 to 6.9 % of scale (test message from gapcast)",
               "refresh": "test", "generation": "test", "at": "", "before": {"score_gap": 8.2, "lag_days": 126},
@@ -271,5 +297,4 @@ def send_test(store: Store, sender: Sender, sub: Subscription) -> int:
     headers = _headers("test")
     if sub.kind == "webhook" and sub.secret:
         headers.update(messages.signature_headers(sub.secret, int(sender.clock()), body))
-    resp = sender.session.post(sub.url, data=body, headers=headers, timeout=sender.timeout_s, allow_redirects=False)
-    return resp.status_code
+    return sender.post(sub.url, body, headers).status_code
