@@ -16,6 +16,8 @@ from typing import Any
 
 import platformdirs
 
+from forecasts.redis_urls import check_url
+
 PREFIX = "GAPCAST_"
 # Variables under these prefixes belong to the test suite, not to the service.
 _IGNORED_PREFIXES = ("GAPCAST_TEST_",)
@@ -43,6 +45,26 @@ def _positive_float(raw: str) -> float:
 
 def _optional_str(raw: str) -> str | None:
     return raw or None
+
+
+def _non_negative_int(raw: str) -> int:
+    if not raw.isdigit():
+        raise ValueError("expected a whole number of at least 0")
+    return int(raw)
+
+
+def _optional_non_negative_int(raw: str) -> int | None:
+    return _non_negative_int(raw) if raw else None
+
+
+def _redis_url(raw: str) -> str | None:
+    return check_url(raw) if raw else None
+
+
+def _appendfsync(raw: str) -> str:
+    if raw not in {"always", "everysec"}:
+        raise ValueError("must be always or everysec")
+    return raw
 
 
 def _optional_path(raw: str) -> Path | None:
@@ -105,8 +127,9 @@ class Settings:
     """Every setting, declared once (env var `GAPCAST_<NAME>`); build with `Settings.from_env()`."""
 
     redis_url: str | None = setting(
-        parse=_optional_str,
-        help="Redis URL (redis://, rediss://, unix://). Unset: gapcast runs a private Redis in the data dir.")
+        parse=_redis_url,
+        help="Redis URL (redis://, rediss://, unix://, redis+sentinel://, rediss+sentinel://). "
+             "Unset: gapcast runs a private Redis in the data dir.")
     data_dir: Path = setting(
         factory=_default_data_dir, parse=lambda raw: Path(raw).expanduser(),
         help="Folder for the embedded Redis (AOF files, socket, log). Default: the per-user data folder.")
@@ -115,6 +138,21 @@ class Settings:
         help="A TOML file of domains that replaces the shipped one (same format as forecasts/data/domains.toml).")
     redis_socket_timeout_s: float = setting(
         5.0, parse=_positive_float, help="Seconds before a Redis command or connection attempt gives up.")
+    redis_retry_s: float = setting(
+        2.0, parse=_positive_float,
+        help="Seconds of backoff a Redis command spends reconnecting (a server restart, a failover) before it "
+             "fails; API requests use at most 0.3 s.")
+    redis_sentinel_password: str | None = setting(
+        parse=_optional_str, secret=True, help="Password of the Redis Sentinels themselves (Sentinel URLs only).")
+    redis_min_replicas: int | None = setting(
+        parse=_optional_non_negative_int,
+        help="Replicas that must acknowledge each data commit (WAIT). Unset: 1 with a Sentinel URL, else 0.")
+    redis_replica_timeout_ms: int = setting(
+        500, parse=_positive_int,
+        help="Milliseconds a commit waits for its replicas before failing (kept below the socket timeout).")
+    redis_appendfsync: str = setting(
+        "always", parse=_appendfsync,
+        help="AOF fsync policy of the embedded Redis: always (no acknowledged write lost) or everysec.")
     generation_retain_s: int = setting(
         3600, parse=_positive_int, help="Seconds a superseded data generation stays readable.")
     raw_history: int = setting(
@@ -176,7 +214,7 @@ class Settings:
             try:
                 values[f.name] = f.metadata["parse"](raw.strip())
             except ValueError as exc:
-                shown = "(secret)" if secret else repr(raw)
+                shown = "(secret)" if secret else repr(redact_url(raw) if f.name == "redis_url" else raw)
                 raise SettingsError(f"{_env(f)}: invalid value {shown}: {exc}") from None
         return cls(**values)
 

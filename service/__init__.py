@@ -29,6 +29,7 @@ from service.views.params import ErrorSchema
 logger = logging.getLogger(__name__)
 
 API_SOCKET_TIMEOUT_S = 1.0  # a request never waits longer than this on Redis (503 instead of a hang)
+API_RETRY_S = 0.3  # reconnect backoff a request may spend (a restart or failover is a 503, not a hang)
 MAX_CONTENT_LENGTH = 1 << 20  # request bodies over 1 MiB get 413
 
 
@@ -98,5 +99,6 @@ def _reject_repeated_parameters() -> None:
 
 
 def _api_timeouts(settings: Settings) -> Settings:
-    """The same settings with the socket timeout capped for request handling."""
-    return replace(settings, redis_socket_timeout_s=min(settings.redis_socket_timeout_s, API_SOCKET_TIMEOUT_S))
+    """The same settings with the socket timeout and the reconnect budget capped for request handling."""
+    return replace(settings, redis_socket_timeout_s=min(settings.redis_socket_timeout_s, API_SOCKET_TIMEOUT_S),
+                   redis_retry_s=min(settings.redis_retry_s, API_RETRY_S))

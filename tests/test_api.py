@@ -65,7 +65,7 @@ def assert_error_shape(resp: Any, status: int) -> dict[str, Any]:
 
 
 def test_health_and_readiness(api: FlaskClient, loaded: str) -> None:
-    assert api.get("/healthz").get_json() == {"ok": True, "status": "alive"}
+    assert api.get("/healthz").get_json() == {"ok": True, "status": "alive", "redis": "up"}
     ready = api.get("/readyz").get_json()
     assert ready["status"] == "ready" and ready["generation"] == loaded and ready["as_of"] == "2025-01-20"
     assert ready["data_age_seconds"] is not None
@@ -240,14 +240,15 @@ def test_unsupported_methods_are_405_with_allow(api: FlaskClient, path: str) -> 
 def test_redis_down_is_a_fast_503(loaded: str) -> None:
     from forecasts.connection import client_for
 
-    dead = client_for("redis://127.0.0.1:1/0", Settings(redis_socket_timeout_s=1.0))
+    dead = client_for("redis://127.0.0.1:1/0", Settings(redis_socket_timeout_s=1.0, redis_retry_s=0.3))  # the API's
     client = make_app(dead).test_client()
     for path in ["/v1/domains", "/v1/domains/coding/forecast", "/readyz", "/", "/v1/models"]:
         started = time.monotonic()
         body = assert_error_shape(client.get(path), 503)
         assert time.monotonic() - started < 1.0
         assert "127.0.0.1:1" not in json.dumps(body)
-    assert client.get("/healthz").status_code == 200  # alive even without Redis
+    health = client.get("/healthz")  # liveness: alive even without Redis, and saying so
+    assert health.status_code == 200 and health.get_json()["redis"] == "down"
 
 
 def test_unexpected_errors_are_a_generic_500(loaded_db: tuple[redis.Redis, str]) -> None:

@@ -17,10 +17,16 @@ bp = Blueprint("health", __name__, description="Liveness and readiness probes.")
 
 @bp.route("/healthz")
 @bp.arguments(NoQuery(), location="query", error_status_code=400)
-@bp.response(200, description="The process is alive (does not touch Redis).")
+@bp.response(200, description="The process is alive; `redis` says whether Redis answers a PING right now.")
 def healthz(_query: dict[str, Any]) -> Response:
-    """Process alive."""
-    return json_response({"status": "alive"})
+    """Liveness: 200 while this process can answer, whatever Redis does (restarting the API would not bring
+    Redis back; an orchestrator should stop routing to it, which is what /readyz's 503 is for). The body
+    says honestly whether Redis answers: `{"status": "alive", "redis": "up" | "down"}`."""
+    try:
+        redis_up = bool(store().r.ping())
+    except redis.RedisError:
+        redis_up = False
+    return json_response({"status": "alive", "redis": "up" if redis_up else "down"})
 
 
 @bp.route("/readyz")
