@@ -18,8 +18,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
-from forecasts.model import Access, Dataset, Exclusion, Model, Score
-from forecasts.names import NameIndex, canonical_id
+from forecasts.model import EARLIEST_RELEASE, Access, Dataset, Exclusion, Model, Score
+from forecasts.names import NameIndex, canonical_id, name_key, normalize_name, skeleton
 
 REQUIRED = ("model", "organization", "release_date", "access", "benchmark", "score")
 OPTIONAL = ("stderr", "source")
@@ -29,7 +29,11 @@ TEXT_LIMITS = {"model": 200, "organization": 200, "release_date": 10, "access": 
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 _CODES = {"model": "invalid_model", "release_date": "invalid_date", "access": "unknown_access",
-          "benchmark": "unknown_benchmark", "score": "invalid_score", "stderr": "invalid_score"}
+          "benchmark": "unknown_benchmark", "score": "invalid_score", "stderr": "invalid_score",
+          "organization": "conflicting_organization"}
+# Words that do not tell organisations apart ("Mistral" is "Mistral AI", "Google" is "Google DeepMind").
+_ORG_NOISE = {"ai", "inc", "labs", "lab", "research", "technologies", "technology", "corp", "corporation", "llc",
+              "ltd", "co", "the", "group", "cloud", "for", "of", "and", "institute", "foundation", "models"}
 
 
 @dataclass(frozen=True)
@@ -284,6 +288,7 @@ def _check(records: list[RawRecord], data: Dataset, today: date, *,
         index.add(m.id, m.id, m.name, *m.aliases)
     seen_model: dict[str, Row] = {}
     seen_pair: dict[tuple[str, str], str] = {}
+    seen_skeleton: dict[str, Row] = {}  # new models of this input by the key of their skeleton
     for rec in records:
         found: list[Problem] = []
         row = _validate_record(rec, data, today, index, found, lenient)
@@ -294,6 +299,16 @@ def _check(records: list[RawRecord], data: Dataset, today: date, *,
                     found.append(Problem(rec.where, fld, f"{_text(getattr(row, fld))} conflicts with "
                                          f"{_text(getattr(first, fld))} given for {row.model_name!r} on "
                                          f"{first.where}", f"conflicting_{fld}"))
+            new = row.model_id not in data.models
+            # A new model's organisation is stored: two different ones in one input cannot both be right.
+            if (new or not lenient) and not same_organization(first.organization, row.organization):
+                found.append(Problem(rec.where, "organization", f"{row.organization!r} conflicts with "
+                                     f"{first.organization!r} given for {row.model_name!r} on {first.where}",
+                                     "conflicting_organization"))
+            twin = seen_skeleton.setdefault(name_key(skeleton(row.model_name)), row) if new else row
+            if twin.model_id != row.model_id:
+                found.append(Problem(rec.where, "model", f"{row.model_name!r} looks like {twin.model_name!r} "
+                                     f"on {twin.where} but is spelled with other characters", "confusable"))
             pair = (row.benchmark, row.model_id)
             if pair in seen_pair:
                 found.append(Problem(rec.where, None, f"duplicate score for {row.model_name!r} on "
@@ -316,13 +331,13 @@ def _validate_record(rec: RawRecord, data: Dataset, today: date, index: NameInde
             bad(fld, problem)
     if len(problems) > start:
         return None
-    name = _str(f.get("model"))
+    name = normalize_name(_str(f.get("model")))
     if not name:
         bad("model", "is empty")
-    model_id = index.resolve(name) if name else None
+    model_id, why = _match(name, f, today, index, data) if name else (None, None)
     stored = data.models.get(model_id) if model_id else None
     fill = lenient and stored is not None  # a source that gives no date/access for a model we know
-    org = _str(f.get("organization"))
+    org = normalize_name(_str(f.get("organization")))
     release = stored.release_date if stored and fill and not _str(f.get("release_date")) else \
         parse_date(f.get("release_date"), today, lambda m: bad("release_date", m))
     access_raw = _str(f.get("access")).lower()
@@ -333,16 +348,24 @@ def _validate_record(rec: RawRecord, data: Dataset, today: date, index: NameInde
     if lenient and stored is None and name and (release is None or access is None):
         problems[start:] = [Problem(where, "model", f"{name!r} is not a stored model and the source gives no "
                                     "release date or access", "unmatched")]
+    if why is not None:
+        bad("model", why[0], why[1])
+    if stored and org and not lenient and not same_organization(org, stored.organization):
+        bad("organization", f"{org!r} conflicts with the stored organization {stored.organization!r} of "
+                            f"{stored.id!r}", "conflicting_organization")
     bench_id = _str(f.get("benchmark"))
     bench = data.benchmarks.get(bench_id)
     if bench is None:
         bad("benchmark", f"unknown benchmark {bench_id!r} (see `gapcast benchmarks` for the ids)")
     score = parse_number(f.get("score"), lambda m: bad("score", m), required=True)
     if score is not None and bench is not None and not bench.in_range(score):
-        bad("score", f"{score:g} is outside {bench.id}'s range {_range(bench.min, bench.max)}")
+        bad("score", f"{score:g} is outside {bench.id}'s range {_range(*bench.sane_range())}")
     stderr = parse_number(f.get("stderr"), lambda m: bad("stderr", m), required=False)
     if stderr is not None and stderr < 0:
         bad("stderr", f"{stderr:g} is negative")
+    elif stderr is not None and bench is not None and stderr > bench.max_stderr():
+        bad("stderr", f"{stderr:g} is larger than {bench.max_stderr():g}, 10% of {bench.id}'s scale "
+                      f"{bench.scale:g} (a standard error that large would make any gap a tie)")
     if stored and release and stored.release_date != release:
         bad("release_date", f"{release} conflicts with the stored release date {stored.release_date} "
                             f"of {stored.id!r}", "conflicting_release_date")
@@ -355,8 +378,65 @@ def _validate_record(rec: RawRecord, data: Dataset, today: date, index: NameInde
                release, access, bench_id, score, stderr, _str(f.get("source")))
 
 
-def merge(data: Dataset, rows: list[Row], origin: str, retrieved_at: str) -> tuple[Dataset, MergeStats]:
-    """A new dataset: `data` plus `rows` (new models added, aliases extended, scores upserted)."""
+def _match(name: str, f: dict[str, Any], today: date, index: NameIndex,
+           data: Dataset) -> tuple[str | None, tuple[str, str] | None]:
+    """The stored model `name` denotes (None: a new model), or why the record cannot be matched safely:
+    (message, reason code). A name several stored models answer to is settled by the record's own release
+    date and access, else refused; a new name that imitates a stored one with look-alike characters, or whose
+    id a stored model already has, is refused (it would become a twin, or silently merge into that model)."""
+    found = index.resolve(name)
+    if found is not None:
+        return found, None
+    cands = [data.models[c] for c in index.candidates(name) if c in data.models]
+    if cands:
+        release = parse_date(f.get("release_date"), today, lambda _m: None) if _str(f.get("release_date")) else None
+        access = _str(f.get("access")).lower()
+        fits = [m for m in cands if (release is None or m.release_date == release)
+                and (not access or m.access.value == access)]
+        if len(fits) == 1 and (release is not None or access):
+            return fits[0].id, None
+        listing = "; ".join(f"{m.id!r} ({m.release_date}, {m.access.value}, {m.organization or '?'})"
+                            for m in cands[:5])
+        return None, (f"{name!r} is ambiguous: it may be {listing}, and the record's release_date and access "
+                      "single out none of them; use the model id", "ambiguous")
+    twin = skeleton(name)
+    if twin != name:
+        look_alike = index.resolve(twin) or next(iter(index.candidates(twin)), None)
+        if look_alike is not None:
+            odd = sorted({c for c in name if not c.isascii() and c not in twin})
+            return None, (f"{name!r} looks like the stored model {look_alike!r} but is spelled with look-alike "
+                          f"characters ({', '.join(f'U+{ord(c):04X}' for c in odd) or 'non-ASCII'}); write it "
+                          "as stored, or choose a distinct name", "confusable")
+    new_id = canonical_id(name)
+    if new_id in data.models:
+        return None, (f"{name!r} would get the id {new_id!r} of the stored model {data.models[new_id].name!r}, "
+                      "which it does not match; use that model's id or a distinct name", "id_taken")
+    return None, None
+
+
+def same_organization(a: str, b: str) -> bool:
+    """Whether organisation names `a` and `b` may denote the same organisation: either is empty, or they
+    share a significant word (ignoring case, punctuation and words like "AI", "Labs", "Research"). A stored
+    name may list several organisations separated by commas ("DeepSeek,Peking University")."""
+    if not a.strip() or not b.strip():
+        return True
+    words_a, words_b = _org_words(a), _org_words(b)
+    if not words_a or not words_b:
+        return normalize_name(a).casefold() == normalize_name(b).casefold()
+    return bool(words_a & words_b)
+
+
+def _org_words(org: str) -> set[str]:
+    words = re.split(r"[^\w]+|_+", normalize_name(org).casefold())
+    return {w for w in words if w and w not in _ORG_NOISE}
+
+
+def merge(data: Dataset, rows: list[Row], origin: str, retrieved_at: str,
+          *, seen_at: str) -> tuple[Dataset, MergeStats]:
+    """A new dataset: `data` plus `rows` (new models added, aliases extended, scores upserted).
+
+    `seen_at` (ISO date-time, UTC) becomes the `first_seen` of every new or changed score: a changed
+    value is a new observation. An unchanged score is kept whole, its `first_seen` included."""
     out = Dataset(dict(data.models), dict(data.benchmarks), dict(data.scores))
     stats = MergeStats()
     for row in rows:
@@ -369,7 +449,7 @@ def merge(data: Dataset, rows: list[Row], origin: str, retrieved_at: str) -> tup
             model = replace(model, aliases=tuple(sorted({*model.aliases, row.model_name})))
         out.models[row.model_id] = model
         score = Score(row.model_id, row.benchmark, row.score, row.stderr,
-                      row.source or f"{origin}#{row.where}", retrieved_at)
+                      row.source or f"{origin}#{row.where}", retrieved_at, seen_at)
         if stats.count(out.scores.get((row.benchmark, row.model_id)), score):
             out.scores[(row.benchmark, row.model_id)] = score  # an unchanged score keeps its provenance
     return out, stats
@@ -396,7 +476,7 @@ def _text_problem(v: Any, limit: int) -> str | None:
 
 
 def parse_date(v: Any, today: date, bad: Any) -> date | None:
-    """A YYYY-MM-DD date not after `today`, or None after calling `bad(message)`."""
+    """A YYYY-MM-DD date from EARLIEST_RELEASE to `today`, or None after calling `bad(message)`."""
     raw = _str(v)
     try:
         if not _ISO_DATE.fullmatch(raw):
@@ -407,6 +487,9 @@ def parse_date(v: Any, today: date, bad: Any) -> date | None:
         return None
     if d > today:
         bad(f"{raw} is in the future")
+        return None
+    if d < EARLIEST_RELEASE:
+        bad(f"{raw} is before {EARLIEST_RELEASE} (no model released before compares)")
         return None
     return d
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import random
+import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from forecasts import keys
@@ -24,7 +26,10 @@ from forecasts.store import ConcurrentRefresh, GenerationWriter, Store
 
 logger = logging.getLogger(__name__)
 
-COMMIT_ATTEMPTS = 3  # a refresh that loses the race to another one re-reads and retries
+# With the write lease, a lost race only happens when a writer overran its lease (or Redis lost the lease
+# key); such a refresh re-reads the latest generation and re-applies its change, after a jittered pause.
+COMMIT_ATTEMPTS = 5
+RETRY_PAUSE_S = 0.05  # doubled per attempt, times a random factor in [0.5, 1.5)
 
 
 @dataclass
@@ -82,7 +87,10 @@ def load_snapshot(store: Store, domains: dict[str, Domain], raw: bytes, origin: 
                 stats.new_models.append(m_id)
             merged.models[m_id] = model
         for pair, score in snap.data.scores.items():
-            stats.count(merged.scores.get(pair), score)
+            old = merged.scores.get(pair)
+            if not stats.count(old, score) and old is not None and old.first_seen \
+                    and (not score.first_seen or old.first_seen < score.first_seen):
+                score = replace(score, first_seen=old.first_seen)  # unchanged: seen since the earlier time
             merged.scores[pair] = score
         return merged, stats
 
@@ -97,7 +105,7 @@ def load_records(store: Store, domains: dict[str, Domain], raw: bytes, fmt: str 
 
     def apply(current: Dataset) -> tuple[Dataset, MergeStats]:
         rows = validate(records, current, now.date(), origin)
-        return merge(current, rows, origin, now.date().isoformat())
+        return merge(current, rows, origin, now.date().isoformat(), seen_at=now.isoformat(timespec="seconds"))
 
     return _commit(store, domains, apply, origin, [], raw=(source, raw))
 
@@ -114,7 +122,7 @@ def load_source(store: Store, domains: dict[str, Domain], records: list[dict[str
     def apply(current: Dataset) -> tuple[Dataset, MergeStats]:
         rows, excluded = triage(raw_records, current, now.date(), origin)
         found[:] = excluded
-        return merge(current, rows, origin, now.date().isoformat())
+        return merge(current, rows, origin, now.date().isoformat(), seen_at=now.isoformat(timespec="seconds"))
 
     result = _commit(store, domains, apply, origin, [], raw=raw)
     result.exclusions = [*(rejected or []), *found]
@@ -134,42 +142,54 @@ def domains_digest(domains: dict[str, Domain]) -> str:
 
 def _commit(store: Store, domains: dict[str, Domain], apply: Any, origin: str, exclusions: list[Exclusion],
             *, everything: bool = False, raw: tuple[str, bytes] | None = None) -> LoadResult:
-    """Read the current generation, apply a change, and commit a new generation with only what the change
-    touched recomputed (the rest copied server-side). Its events and the raw payload (`(source, bytes)`) are
-    stored in the same MULTI/EXEC as the switch: a refresh is recorded whole or not at all. Retries when
-    another refresh commits first."""
-    for attempt in range(1, COMMIT_ATTEMPTS + 1):
-        gen = store.current_generation()
-        current = store.read_dataset(gen) if gen else Dataset()
-        data, stats = apply(current)
-        digest = domains_digest(domains)
-        old_meta = store.read_meta(gen) if gen else {}
-        full = everything or gen is None or old_meta.get("domains_digest") != digest
-        counts = Counter(m.access.value for m in data.models.values())
-        if not full and data == current:
-            return LoadResult(gen or "", origin, stats, exclusions, counts, len(data.benchmarks), changed=False)
-        touched = set(data.benchmarks) if full else set(stats.touched)
-        writer = store.begin()
-        derived, events = _write_generation(store, writer, gen, data, domains, touched, full)
-        meta = {"origin": origin, "as_of": derived.as_of.isoformat() if derived.as_of else "",
-                "models": len(data.models), "benchmarks": len(data.benchmarks), "scores": len(data.scores),
-                "domains_digest": digest, "touched_benchmarks": len(touched),
-                "touched_domains": len(derived.domain_series)}
-        writer.put_json(keys.gen_exclusions(writer.gen), [e.to_dict() for e in exclusions])
+    """Under the store's write lease, read the latest generation, apply a change, and commit a new generation
+    on top of exactly that one, with only what the change touched recomputed (the rest copied server-side).
+    Its events and the raw payload (`(source, bytes)`) are stored in the same MULTI/EXEC as the switch: a
+    refresh is recorded whole or not at all. Returning means the change is in the current generation.
 
-        def also(pipe: Any, gen: str = writer.gen, evs: list[Event] = events) -> None:
-            stage(pipe, evs, refresh=gen, generation=gen, at=store.now().isoformat())
-            if raw is not None:
-                store.push_raw(raw[0], raw[1], {"origin": origin, "generation": gen}, pipe)
-        try:
-            new_gen = writer.commit(meta, also)
-        except ConcurrentRefresh as exc:
-            logger.warning("refresh from %s lost a race (attempt %d): %s", origin, attempt, exc)
-            continue
-        return LoadResult(new_gen, origin, stats, exclusions, counts, len(data.benchmarks),
-                          touched_benchmarks=sorted(touched), touched_domains=sorted(derived.domain_series),
-                          events=len(events))
-    raise ConcurrentRefresh(f"gave up after {COMMIT_ATTEMPTS} attempts: other refreshes kept committing")
+    Raises StoreBusy when the lease stays taken for the store's bounded wait, ConcurrentRefresh when every
+    attempt lost its race (both: nothing stored), and whatever `apply` raises (InvalidInput)."""
+    for attempt in range(1, COMMIT_ATTEMPTS + 1):
+        with store.writing():
+            try:
+                return _commit_once(store, domains, apply, origin, exclusions, everything=everything, raw=raw)
+            except ConcurrentRefresh as exc:
+                logger.warning("refresh from %s lost a race (attempt %d): %s", origin, attempt, exc)
+        if attempt < COMMIT_ATTEMPTS:  # outside the lease: the winner's successor is not held up
+            time.sleep(RETRY_PAUSE_S * 2 ** (attempt - 1) * random.uniform(0.5, 1.5))
+    raise ConcurrentRefresh(f"gave up after {COMMIT_ATTEMPTS} attempts: other refreshes kept committing; "
+                            "nothing was stored")
+
+
+def _commit_once(store: Store, domains: dict[str, Domain], apply: Any, origin: str, exclusions: list[Exclusion],
+                 *, everything: bool, raw: tuple[str, bytes] | None) -> LoadResult:
+    """One read-apply-commit. Raises ConcurrentRefresh when another generation was committed meanwhile."""
+    gen = store.current_generation()
+    current = store.read_dataset(gen) if gen else Dataset()
+    data, stats = apply(current)
+    digest = domains_digest(domains)
+    old_meta = store.read_meta(gen) if gen else {}
+    full = everything or gen is None or old_meta.get("domains_digest") != digest
+    counts = Counter(m.access.value for m in data.models.values())
+    if not full and data == current:
+        return LoadResult(gen or "", origin, stats, exclusions, counts, len(data.benchmarks), changed=False)
+    touched = set(data.benchmarks) if full else set(stats.touched)
+    writer = store.begin(gen)  # the parent is the generation `data` was derived from, never a re-read
+    derived, events = _write_generation(store, writer, gen, data, domains, touched, full)
+    meta = {"origin": origin, "as_of": derived.as_of.isoformat() if derived.as_of else "",
+            "models": len(data.models), "benchmarks": len(data.benchmarks), "scores": len(data.scores),
+            "domains_digest": digest, "touched_benchmarks": len(touched),
+            "touched_domains": len(derived.domain_series)}
+    writer.put_json(keys.gen_exclusions(writer.gen), [e.to_dict() for e in exclusions])
+
+    def also(pipe: Any, gen: str = writer.gen, evs: list[Event] = events) -> None:
+        stage(pipe, evs, refresh=gen, generation=gen, at=store.now().isoformat())
+        if raw is not None:
+            store.push_raw(raw[0], raw[1], {"origin": origin, "generation": gen}, pipe)
+    new_gen = writer.commit(meta, also)
+    return LoadResult(new_gen, origin, stats, exclusions, counts, len(data.benchmarks),
+                      touched_benchmarks=sorted(touched), touched_domains=sorted(derived.domain_series),
+                      events=len(events))
 
 
 def _write_generation(store: Store, writer: GenerationWriter, old: str | None, data: Dataset,

@@ -12,6 +12,18 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
+# Sane bounds: what any stored number must satisfy, whatever a benchmark declares (README "Reliability: data
+# integrity"). A value outside them is a typo or an attack, and one such value (1.7e308) would overflow every
+# derived series. Open ends of a benchmark's range are closed by its unit's bound (else DEFAULT_BOUND).
+UNIT_BOUNDS: dict[str, tuple[float, float]] = {
+    "Elo": (0.0, 3000.0),  # LMArena ratings are 700-1600; chess engines reach 3600, no LLM arena does
+    "minutes": (0.0, 1e6),  # METR time horizon: ~2 years of work, far above any measured (hours)
+    "index": (-1000.0, 1000.0),  # ECI and AA indices are in the low hundreds
+}
+DEFAULT_BOUND = (-1e6, 1e6)
+MAX_STDERR_SHARE = 0.1  # a stderr is at most 10% of the benchmark's scale (real data: at most 7.5%)
+EARLIEST_RELEASE = date(2015, 1, 1)  # no model released before compares (monthly series stay bounded)
+
 
 class Access(StrEnum):
     """Access class of a model: `open` = weights downloadable, `closed` = API or hosted only."""
@@ -78,13 +90,19 @@ class Benchmark:
     description: str = ""
     source_url: str = ""
 
+    def sane_range(self) -> tuple[float, float]:
+        """[lo, hi]: the declared range, its open ends (and anything wider) closed by the unit's bound."""
+        lo, hi = UNIT_BOUNDS.get(self.unit, DEFAULT_BOUND)
+        return (lo if self.min is None else max(lo, self.min)), (hi if self.max is None else min(hi, self.max))
+
     def in_range(self, value: float) -> bool:
-        """True when `value` is finite and inside [min, max] (open ends are unbounded)."""
-        if not math.isfinite(value):
-            return False
-        if self.min is not None and value < self.min:
-            return False
-        return not (self.max is not None and value > self.max)
+        """True when `value` is finite and inside `sane_range()`."""
+        lo, hi = self.sane_range()
+        return math.isfinite(value) and lo <= value <= hi
+
+    def max_stderr(self) -> float:
+        """The largest acceptable standard error, in the benchmark's unit."""
+        return MAX_STDERR_SHARE * self.scale
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -164,6 +182,15 @@ class Dataset:
         scored = {m for (_, m) in self.scores}
         dates = [self.models[m].release_date for m in scored if m in self.models]
         return max(dates) if dates else None
+
+
+def insane_score(score: Score, bench: Benchmark) -> str | None:
+    """Why `score` breaks the sane bounds of `bench` (None when it does not): for defensive reads."""
+    if not bench.in_range(score.value):
+        return f"value {score.value!r} outside {bench.sane_range()}"
+    if score.stderr is not None and not (math.isfinite(score.stderr) and 0 <= score.stderr <= bench.max_stderr()):
+        return f"stderr {score.stderr!r} outside [0, {bench.max_stderr():g}]"
+    return None
 
 
 def _opt_float(v: Any) -> float | None:

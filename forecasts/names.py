@@ -20,12 +20,25 @@ token sequences, never prefixes, and keep version numbers and full date stamps. 
 Full date stamps are kept but normalised (``20241022``, ``2024-10-22`` and ``10-22-2024`` all become
 ``20241022``; ``09-2025`` becomes ``202509``), and ``3-5`` between single digits becomes ``3.5``
 (``claude-3-5-sonnet`` is ``Claude 3.5 Sonnet``).
+
+Before anything, a name is normalised (:func:`normalize_name`: NFKC, default-ignorable code points such
+as zero-width spaces and bidi controls removed), and letters of every script count: ``深度求索`` and
+``通义千问`` are two keys, not one empty key. :func:`skeleton` maps look-alike characters of other
+scripts (Cyrillic ``\u0441``, Greek ``\u03bf``, Latin ``\u0261``) to the ASCII letters they imitate (Unicode's
+confusables data, from the ``confusable_homoglyphs`` package), so callers can refuse a twin of a stored
+name.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import re
 import unicodedata
+
+import regex
+from anyascii import anyascii
+from confusable_homoglyphs import confusables
 
 __all__ = [
     "NameIndex",
@@ -33,8 +46,12 @@ __all__ = [
     "date_stamp",
     "loose_key",
     "name_key",
+    "normalize_name",
+    "skeleton",
     "strip_effort",
 ]
+
+_IGNORABLE = regex.compile(r"\p{Default_Ignorable_Code_Point}+")
 
 _DASHES = str.maketrans({c: "-" for c in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212"} | {"\u2019": "'"})
 
@@ -73,9 +90,33 @@ _STAMP_TOKEN = re.compile(r"20\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])?")
 _SYNONYMS = {"experimental": "exp"}
 
 
+def normalize_name(name: str) -> str:
+    """``name`` in NFKC without default-ignorable code points (zero-width spaces and joiners, soft hyphens,
+    bidi controls, variation selectors), whitespace collapsed: ``"clau\u200bde"`` -> ``"claude"``."""
+    return " ".join(_IGNORABLE.sub("", unicodedata.normalize("NFKC", name)).split())
+
+
+@functools.lru_cache(maxsize=4096)
+def _prototype(ch: str) -> str:
+    """The ASCII text `ch` is confusable with (Unicode confusables data), or `ch` itself."""
+    found = confusables.is_confusable(ch, greedy=True, preferred_aliases=[])
+    for hit in found or ():
+        for glyph in hit["homoglyphs"]:
+            if glyph["c"].isascii() and glyph["c"].strip():
+                return str(glyph["c"])
+    return ch
+
+
+def skeleton(name: str) -> str:
+    """``name`` normalised, with every non-ASCII character that imitates ASCII replaced by what it imitates
+    (in the spirit of UTS #39 skeletons, towards ASCII only): ``skeleton("\u0441laude")`` (Cyrillic ``\u0441``) is
+    ``"claude"``. Equal to ``normalize_name(name)`` for ASCII names."""
+    text = normalize_name(name)
+    return text if text.isascii() else "".join(c if c.isascii() else _prototype(c) for c in text)
+
+
 def _clean(name: str) -> str:
-    text = unicodedata.normalize("NFKC", name).translate(_DASHES).lower()
-    return " ".join(text.split())
+    return normalize_name(name).translate(_DASHES).lower()
 
 
 def _drop_provider(text: str) -> str:
@@ -121,7 +162,7 @@ def _tokens(name: str) -> list[str]:
     text = _strip_suffixes(text)
     text = _stamps(text)
     text = _DIGIT_DOT.sub(r"\1.\2", text).replace("+", " plus ")
-    tokens = [t.strip(".") for t in re.split(r"[^a-z0-9.]+", text)]
+    tokens = [t.strip(".") for t in re.split(r"[^\w.]+|_+", text)]  # letters of any script count
     tokens = [_SYNONYMS.get(t, t) for t in tokens if t]
     if len(tokens) > 1 and tokens[0] == "meta" and tokens[1].startswith("llama"):
         tokens = tokens[1:]
@@ -190,7 +231,7 @@ def strip_effort(name: str) -> str:
 
     For display names: ``"GPT-5 (high)"`` → ``"GPT-5"``, ``"o3-2025-04-16_high"`` → ``"o3-2025-04-16"``.
     """
-    text = " ".join(unicodedata.normalize("NFKC", name).translate(_DASHES).split())
+    text = normalize_name(name).translate(_DASHES)
     text = _strip_suffixes(text)
 
     def repl(match: re.Match[str]) -> str:
@@ -207,9 +248,14 @@ def canonical_id(name: str) -> str:
 
     The slug keeps the source's own spelling (``claude-3-5-sonnet-20241022`` stays as is) minus the
     provider prefix and effort markers; a month tag becomes ``-<mon>-<yyyy>``
-    (``"GPT-4o (May '24)"`` → ``gpt-4o-may-2024``). Uniqueness across models is the caller's job.
+    (``"GPT-4o (May '24)"`` → ``gpt-4o-may-2024``). A name with non-ASCII letters is transliterated and
+    gets a hash of its normalised spelling, so distinct names never share an id and the same name always
+    gets the same one (``"深度求索"`` → ``shenduqiusuo-<6 hex>``); a name with no letters or digits at all
+    gets ``model-<6 hex>``. Uniqueness across models is the caller's job.
     """
     text = _drop_provider(_clean(name))
+    digest = hashlib.sha256(text.encode()).hexdigest()[:6]
+    suffix = "" if text.isascii() else f"-{digest}"
 
     def month(m: re.Match[str]) -> str:
         year = m.group(2)
@@ -217,7 +263,7 @@ def canonical_id(name: str) -> str:
 
     text = _MONTH_TAG.sub(month, text)
     text = _strip_suffixes(_effort_parens(_strip_suffixes(text))).replace("+", " plus ")
-    slug = re.sub(r"[^a-z0-9.]+", "-", text)
+    slug = re.sub(r"[^a-z0-9.]+", "-", anyascii(text).lower())
     slug = re.sub(r"-{2,}", "-", slug).strip("-.")
     while True:
         new = _SLUG_SUFFIX.sub("", slug)
@@ -225,7 +271,7 @@ def canonical_id(name: str) -> str:
             break
         slug = new
     slug = re.sub(r"^[^a-z0-9]+", "", slug)
-    return slug or "model"
+    return f"{slug}{suffix}" if slug else f"model-{digest}"
 
 
 EXACT, WEAK, DATED, LOOSE = 0, 1, 2, 3

@@ -157,6 +157,9 @@ class Settings:
         3600, parse=_positive_int, help="Seconds a superseded data generation stays readable.")
     raw_history: int = setting(
         10, parse=_positive_int, help="Raw source payloads kept per source (the newest N).")
+    write_wait_s: float = setting(
+        20.0, parse=_positive_float,
+        help="Seconds a write (POST /v1/releases, a pull, gapcast load) waits for the store's write lease.")
     log_level: str = setting("INFO", parse=_log_level, help="Log level: DEBUG, INFO, WARNING or ERROR.")
     admin_token: str | None = setting(
         parse=_admin_token, secret=True,

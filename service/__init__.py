@@ -18,7 +18,7 @@ from flask_smorest import Api
 from forecasts.connection import client_for
 from forecasts.domains import load_domains
 from forecasts.settings import Settings
-from forecasts.store import Store
+from forecasts.store import rollback_notice, store_for
 from service import forecast_docs
 from service.errors import BadRequest, register_error_handlers
 from service.http import init_response_cache
@@ -60,8 +60,8 @@ def create_app(settings: Settings | None = None, *, client: redis.Redis | None =
         client = client_for(settings.redis_url, _api_timeouts(settings))
     app.extensions["gapcast.settings"] = settings
     app.extensions["gapcast.domains"] = load_domains(settings.domains_file)
-    app.extensions["gapcast.store"] = Store(client, retain_s=settings.generation_retain_s,
-                                            raw_history=settings.raw_history)
+    app.extensions["gapcast.store"] = store_for(client, settings)
+    rollback_notice(app.extensions["gapcast.store"])  # one start-up line when Redis lost committed writes
     api = GapcastApi(app, spec_kwargs={"info": {"description": "Open vs closed model gaps, per capability."}})
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer",
                                                        "description": "GAPCAST_ADMIN_TOKEN"})

@@ -28,7 +28,7 @@ from forecasts.ingest import LoadResult, load_records, load_snapshot
 from forecasts.redis_server import RedisServerError
 from forecasts.settings import Settings, SettingsError
 from forecasts.snapshot import SnapshotError, bundled_bytes
-from forecasts.store import Store, StoreError
+from forecasts.store import Store, StoreError, rollback_notice, store_for
 
 DAYS_PER_MONTH = 30.44
 
@@ -56,8 +56,11 @@ class App:
     def store_at(self, url: str) -> Iterator[Store]:
         """A Store on `url` (PING checked), closed at the end."""
         with open_redis(replace(self.settings, redis_url=url)) as client:
-            yield Store(client, retain_s=self.settings.generation_retain_s,
-                        raw_history=self.settings.raw_history)
+            store = store_for(client, self.settings)
+            note = rollback_notice(store, log=False)  # said once, on stderr
+            if note:
+                click.echo(f"Warning: {note}", err=True)
+            yield store
 
 
 pass_app = click.make_pass_decorator(App)

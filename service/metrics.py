@@ -21,7 +21,7 @@ from prometheus_client.registry import Collector
 
 from forecasts import keys, source_status
 from forecasts.outlook import doc_key
-from forecasts.store import Store
+from forecasts.store import Store, generation_seq
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 CATCH_UP_WINDOWS = ("6", "12", "24")
@@ -69,7 +69,8 @@ class DomainCollector(Collector):
         if meta.get("created_at"):
             age.add_metric([], (now - datetime.fromisoformat(meta["created_at"])).total_seconds())
         yield age
-        yield GaugeMetricFamily("gapcast_data_generation", "Id of the current data generation.", value=float(gen))
+        yield GaugeMetricFamily("gapcast_data_generation", "Sequence number of the current data generation (its id is "
+                                "<seq>-<random>).", value=float(generation_seq(gen)))
         yield from self._domain_gauges(gen, now.date())
         yield from self._source_gauges()
         yield from self._alert_counters()

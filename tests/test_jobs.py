@@ -37,7 +37,7 @@ from forecasts.domains import Domain, load_domains, parse_domains
 from forecasts.ingest import load_snapshot
 from forecasts.settings import Settings
 from forecasts.snapshot import bundled_bytes
-from forecasts.store import Store
+from forecasts.store import Store, generation_seq
 from jobs.http import Http
 from jobs.refresh import FAILING_AFTER, PullOutcome, forecast_pending, run_pull
 from jobs.schedule import Deps, JobSpec, build_sources, job_specs
@@ -197,7 +197,7 @@ def test_canonical_pull_commits_a_generation_counting_only_new_or_changed_scores
     out = pull(store, domains, CanonicalFeed(feed.url))
     assert out.ok and out.result is not None and out.result.changed
     res = out.result
-    assert res.generation == store.current_generation() and int(res.generation) > int(loaded)
+    assert res.generation == store.current_generation() and generation_seq(res.generation) > generation_seq(loaded)
     assert (res.stats.new_scores, res.stats.changed_scores, res.stats.unchanged_scores) == (1, 1, 2)
     assert len(res.stats.new_models) == 1
     assert [(e.name, e.reason) for e in res.exclusions] == [("mystery-model-x", "unmatched")]

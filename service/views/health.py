@@ -40,6 +40,7 @@ def readyz(_query: dict[str, Any]) -> Response:
         s.r.ping()
         gen = s.current_generation()
         meta = s.read_meta(gen) if gen else {}
+        rollback = s.rollback()  # one line when Redis lost committed writes (None otherwise)
     except redis.RedisError:
         return error_response(503, "the data store is unavailable", [{"check": "redis", "message": "no answer"}])
     if gen is None:
@@ -47,4 +48,4 @@ def readyz(_query: dict[str, Any]) -> Response:
     created = datetime.fromisoformat(meta["created_at"]) if meta.get("created_at") else None
     age_s = (s.now() - created).total_seconds() if created else None
     return json_response({"status": "ready", "generation": gen, "as_of": meta.get("as_of") or None,
-                          "data_age_seconds": None if age_s is None else round(age_s, 1)})
+                          "data_age_seconds": None if age_s is None else round(age_s, 1), "rollback": rollback})

@@ -8,7 +8,8 @@ from flask import Response, current_app, request
 
 from forecasts.canonical import InvalidInput
 from forecasts.ingest import load_records
-from service.errors import ApiError
+from forecasts.store import ConcurrentRefresh, StoreBusy
+from service.errors import ApiError, error_response
 from service.http import json_body, json_response, store
 from service.views.params import Blueprint
 
@@ -34,11 +35,14 @@ def require_admin() -> None:
 
 @bp.route("", methods=["POST"])
 @bp.doc(requestBody=BODY_DOC, security=[{"bearerAuth": []}])
-@bp.response(202, description="Stored as a new generation; forecasts follow within seconds (scheduler).")
+@bp.response(202, description="Stored: the records are in the current generation (applied on top of the latest "
+                              "one); forecasts follow within seconds (scheduler).")
 @bp.alt_response(400, description="A record is invalid; nothing was stored.")
 @bp.alt_response(401, description="Missing or wrong admin token.")
 @bp.alt_response(403, description="The admin API is off.")
 @bp.alt_response(413, description="The body is larger than 1 MiB.")
+@bp.alt_response(503, description="Other writes held the store for the whole bounded wait (GAPCAST_WRITE_WAIT_S); "
+                                  "nothing was stored, retry after Retry-After seconds.")
 def post_releases() -> Response:
     """New scores in the canonical JSON format (a list of score records), validated like any source."""
     require_admin()
@@ -49,5 +53,9 @@ def post_releases() -> Response:
     except InvalidInput as exc:
         raise ApiError("invalid records: nothing was stored",
                        [{"record": p.where, "field": p.field, "message": p.message} for p in exc.problems]) from None
+    except (StoreBusy, ConcurrentRefresh) as exc:  # nothing was stored: say so, and when to retry
+        resp = error_response(503, str(exc), [{"check": "write", "message": "nothing was stored"}])
+        resp.headers["Retry-After"] = str(exc.retry_after_s if isinstance(exc, StoreBusy) else 1)
+        return resp
     return json_response({**result.to_dict(), "forecasts": "pending" if result.changed else "unchanged"},
                          status=202)
