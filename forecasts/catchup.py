@@ -42,6 +42,10 @@ class CatchUp:
     probability_within: dict[int, float | None]
     never_within_horizon: float | None
     p_lead_lost_within_12: float | None = None
+    p_lead_lost_within_6: float | None = None
+    #: Engine 4: whether the probabilities come from a model that beat the base rate out of sample
+    #: (``model``), or are the base rate because the history does not predict this (``base_rate``).
+    basis: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         def day(ts: pd.Timestamp | None) -> str | None:
@@ -57,6 +61,8 @@ class CatchUp:
             "probability_within": {str(w): prob(p) for w, p in self.probability_within.items()},
             "never_within_horizon": prob(self.never_within_horizon),
             "p_lead_lost_within_12": prob(self.p_lead_lost_within_12),
+            "p_lead_lost_within_6": prob(self.p_lead_lost_within_6),
+            "basis": self.basis,
         }
 
     def without_dates(self) -> CatchUp:

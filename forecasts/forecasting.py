@@ -91,7 +91,7 @@ __all__ = [
 ]
 
 #: Bump when a change to the engine changes its output, so cached forecasts (keyed by data_hash) refit.
-ENGINE_VERSION = "3"  # 3: publish by 6-month MAE with a 20 % margin over the random walk
+ENGINE_VERSION = "4"  # 4: joint frontier paths (forecasts/engine); 3: publish by 6-month MAE
 #: Sample paths of the published forecast. Measured with tests/perf/bench_forecasting.py (38-point series,
 #: 36 months, 20 seeds): prophet's vectorised predictive_samples costs ~10 ms at 100 paths, ~12 ms at 500,
 #: ~15 ms at 1000, ~22 ms at 2000 (a fit costs ~16 ms); across seeds the 90% interval end at 12 months moves

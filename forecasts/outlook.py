@@ -11,18 +11,21 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, replace
 from typing import Any, cast
 
 import pandas as pd
 
 from forecasts import keys
+from forecasts.catchup import NO_LAG_TREND
 from forecasts.compute import Derived
-from forecasts.domains import Domain
-from forecasts.forecasting import ENGINE_VERSION, data_hash, forecast_many, forecast_pool
+from forecasts.domains import Domain, load_domains
+from forecasts.engine.origin import MIN_MONTHS
+from forecasts.engine.publish import run_engine
+from forecasts.forecasting import ENGINE_VERSION, data_hash
 from forecasts.model import Benchmark, Dataset
-from forecasts.published import Forecast
+from forecasts.published import Forecast, ForecastStatus, no_forecast
 from forecasts.series import SeriesSpec
 from forecasts.store import GenerationWriter, Store
 
@@ -153,50 +156,38 @@ def pending(store: Store, gen: str, only: Callable[[SeriesRef], bool] = lambda r
 
 
 def compute(store: Store, gen: str, refs: list[SeriesRef], *, progress: Callable[[int, int], None] | None = None,
-            workers: int | None = None, timeout_s: float = 20.0) -> int:
-    """Fit and store the forecasts of `refs` (each as of its own last data); returns how many were written.
+            domains: Mapping[str, Domain] | None = None) -> int:
+    """Forecast and store the documents of `refs` with the engine (:mod:`forecasts.engine`); returns how many
+    were written. The engine forecasts every series of the generation at once (its calibration pools the
+    backtest of all of them); only `refs` are stored. `domains` default to the shipped ones.
 
-    `progress(done, total)` is called as each series completes.
+    `progress(done, total)` is called as each document is staged.
     """
     if not refs:
         return 0
-    items = list(_items(store, gen, refs))
-    by_as_of: dict[str, list[tuple[pd.DataFrame, SeriesSpec, SeriesRef]]] = {}
-    for item in items:
-        by_as_of.setdefault(item[2].as_of, []).append(item)
-    done_before = 0
-
-    def report(done: int, _total: int) -> None:
-        if progress is not None:
-            progress(done_before + done, len(items))
-
+    result = run_engine(store.read_dataset(gen), domains if domains is not None else load_domains())
     pipe = store.r.pipeline(transaction=False)
-    with forecast_pool(workers) as pool:
-        for as_of, group in sorted(by_as_of.items()):
-            forecasts = forecast_many([(h, s) for h, s, _ in group], as_of=as_of, timeout_s=timeout_s,
-                                      progress=report, pool=pool)
-            for (_, _, ref), fc in zip(group, forecasts, strict=True):
-                _stage(pipe, store, gen, ref, fc)
-            done_before += len(group)
+    for done, ref in enumerate(refs, start=1):
+        spec = SeriesSpec(**ref.spec)
+        fc = result.forecasts.get((ref.kind, ref.target, ref.metric))
+        if fc is None:
+            fc = no_forecast(spec, pd.Timestamp(ref.as_of).date(), ref.hash, ForecastStatus.INSUFFICIENT_DATA,
+                             f"Fewer than {MIN_MONTHS} months with both classes scored: no forecast.", NO_LAG_TREND)
+        scores = result.scores.get((ref.kind, ref.target, ref.metric))
+        _stage(pipe, store, gen, ref, replace(fc, data_hash=ref.hash), {"models": scores} if scores else None)
+        if progress is not None:
+            progress(done, len(refs))
     pipe.incr(keys.forecasts_version())
     pipe.execute()
-    return len(items)
+    return len(refs)
 
 
-def _stage(pipe: Any, store: Store, gen: str, ref: SeriesRef, fc: Forecast) -> None:
+def _stage(pipe: Any, store: Store, gen: str, ref: SeriesRef, fc: Forecast, backtest: dict[str, Any] | None
+           ) -> None:
     doc = {"ok": True, "generation": gen, "computed_at": store.now().isoformat(), "forecast": fc.to_dict(),
-           "backtest": fc.backtest.to_dict() if fc.backtest else None}
+           "backtest": backtest}
     ttl = UNCACHEABLE_TTL_S if fc.status.value in UNCACHEABLE else FORECAST_TTL_S
     pipe.set(doc_key(ref.hash), json.dumps(doc, separators=(",", ":")), ex=ttl)
-
-
-def _items(store: Store, gen: str, refs: list[SeriesRef]) -> Iterator[tuple[pd.DataFrame, SeriesSpec, SeriesRef]]:
-    cache: dict[str, list[dict[str, Any]]] = {}
-    for r in refs:
-        key = r.series_key(gen)
-        if key not in cache:
-            cache[key] = store.read_json(key) or []
-        yield history_frame(cache[key]), SeriesSpec(**r.spec), r
 
 
 def _num(v: Any) -> float:

@@ -102,6 +102,11 @@ class ModelName(StrEnum):
     LAST_VALUE = "last_value"
     LINEAR_DRIFT = "linear_drift"
     CONSTANT_LAG = "constant_lag"
+    # engine 4: joint models of both frontiers (forecasts/engine)
+    FLAT = "flat"
+    JUMPS = "jumps"
+    SAWTOOTH = "sawtooth"
+    CHASE = "chase"
 
 
 @dataclass(frozen=True)

@@ -101,7 +101,8 @@ def _failed(store: Store, source: str, exc: PullFailed, retry_max_s: int) -> Pul
 
 
 def forecast_pending(store: Store, *, only: Callable[[outlook.SeriesRef], bool] = lambda r: True,
-                     progress: Callable[[int, int], None] | None = None, workers: int | None = None) -> int:
+                     progress: Callable[[int, int], None] | None = None,
+                     domains: dict[str, Domain] | None = None) -> int:
     """Fit the current generation's missing forecasts, then emit catch_up_moved events for domains whose
     median catch-up date moved against the previous generation. Returns how many series were fitted."""
     gen = store.current_generation()
@@ -110,7 +111,7 @@ def forecast_pending(store: Store, *, only: Callable[[outlook.SeriesRef], bool] 
     refs = outlook.pending(store, gen, only)
     if not refs:
         return 0
-    outlook.compute(store, gen, refs, progress=progress, workers=workers)
+    outlook.compute(store, gen, refs, progress=progress, domains=domains)
     parent = store.read_meta(gen).get("parent")
     moved = [ev for ev in (_moved(store, gen, parent, r) for r in refs) if ev is not None]
     events.emit(store, moved, refresh=gen, generation=gen)

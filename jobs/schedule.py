@@ -70,7 +70,7 @@ def job_specs(settings: Settings, sources: dict[str, Source]) -> list[JobSpec]:
     """Every scheduled job: one pull per enabled source, and the forecast job."""
     specs = [_pull_spec(settings, src) for src in sources.values()]
     specs.append(JobSpec("forecast", FORECAST_EVERY_S, "fit the forecasts a refresh left pending",
-                         lambda deps: forecast_pending(deps.store)))
+                         lambda deps: forecast_pending(deps.store, domains=deps.domains)))
     specs.append(JobSpec("alerts", ALERTS_EVERY_S, "plan and send alerts", run_alerts))
     return specs
 

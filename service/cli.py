@@ -152,7 +152,7 @@ def up(app: App, host: str, port: int, workers: int) -> None:
             click.echo("first start: loading the bundled snapshot ...")
             _print_load(load_snapshot(store, app.domains, bundled_bytes(), "bundled snapshot"))
         click.echo(render_gaps_table(_summary(store)))
-        _compute_pending(store, store.require_generation(), lambda r: True)
+        _compute_pending(store, store.require_generation(), lambda r: True, app.domains)
         _serve(app, url, host, port, workers)
 
 
@@ -193,28 +193,32 @@ def forecast(app: App, domain: str | None, as_json: bool) -> None:
         if domain is not None and domain not in _domain_ids(store, gen):
             raise click.ClickException(f"unknown domain {domain!r} (known: {', '.join(_domain_ids(store, gen))})")
         only = (lambda r: r.kind == "domain" and r.target == domain) if domain else (lambda r: True)
-        _compute_pending(store, gen, only)
+        _compute_pending(store, gen, only, app.domains)
         docs = [_forecast_doc(store, gen, "domain", d, m) for d in ([domain] if domain else _domain_ids(store, gen))
                 for m in outlook.METRICS]
     _output([d["forecast"] for d in docs if d], as_json, render_forecast_table)
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Print the backtest scores as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole report as JSON.")
+@click.option("--candidates", "optional", default="", metavar="NAMES",
+              help="Also compare the slow candidates: ets (needs statsforecast), prophet; comma-separated.")
 @pass_app
-def backtest(app: App, as_json: bool) -> None:
-    """How every model did in the rolling-origin backtest, per series (computing missing forecasts first)."""
+def backtest(app: App, as_json: bool, optional: str) -> None:
+    """The engine's rolling-origin backtest on the current data: accuracy against the random walk,
+    interval coverage, catch-up probabilities against what happened, and the candidate selection."""
+    from forecasts.engine.candidates import OPTIONAL_CANDIDATES
+    from forecasts.engine.report import report
+
+    names = [n.strip() for n in optional.split(",") if n.strip()]
+    unknown = [n for n in names if n not in OPTIONAL_CANDIDATES]
+    if unknown:
+        raise click.BadParameter(f"unknown candidate(s) {', '.join(unknown)}; choose from "
+                                 f"{', '.join(OPTIONAL_CANDIDATES)}", param_hint="--candidates")
     with _errors(), app.store() as store:
-        gen = store.require_generation()
-        _compute_pending(store, gen, lambda r: True)
-        rows = []
-        for ref in sorted(outlook.read_index(store, gen), key=lambda r: (r.kind != "domain", r.field)):
-            raw = outlook.read_forecast(store, gen, ref.kind, ref.target, ref.metric)
-            doc = json.loads(raw) if raw else {}
-            rows.append({"series": ref.field, "kind": ref.kind, "target": ref.target, "metric": ref.metric,
-                         "published_model": (doc.get("forecast") or {}).get("model"),
-                         "models": (doc.get("backtest") or {}).get("models")})
-    _output(rows, as_json, render_backtest_table)
+        data = store.read_dataset(store.require_generation())
+    doc = report(data, app.domains, optional=names)
+    click.echo(json.dumps(doc, indent=2) if as_json else render_backtest_report(doc))
 
 
 @cli.command()
@@ -269,7 +273,7 @@ def ingest(app: App, source: str, location: str | None, as_json: bool) -> None:
         outcome = run_pull(store, app.domains, src, Http(settings.source_timeout_s),
                            retry_max_s=settings.retry_max_s)
         if outcome.result is not None and outcome.result.changed:
-            _compute_pending(store, outcome.result.generation, lambda r: True)
+            _compute_pending(store, outcome.result.generation, lambda r: True, app.domains)
     if as_json:
         click.echo(json.dumps(outcome.to_dict(), indent=2))
     elif not outcome.ok:
@@ -407,7 +411,8 @@ def _forecast_doc(store: Store, gen: str, kind: str, target: str, metric: str) -
     return json.loads(raw) if raw else None
 
 
-def _compute_pending(store: Store, gen: str, only: Callable[[outlook.SeriesRef], bool]) -> None:
+def _compute_pending(store: Store, gen: str, only: Callable[[outlook.SeriesRef], bool],
+                     domains: dict[str, Domain]) -> None:
     """Fit the forecasts `only` selects that are missing, with a progress bar on a terminal."""
     from jobs.refresh import forecast_pending
 
@@ -423,9 +428,9 @@ def _compute_pending(store: Store, gen: str, only: Callable[[outlook.SeriesRef],
                 nonlocal last
                 bar.update(done - last)
                 last = done
-            forecast_pending(store, only=only, progress=advance)
+            forecast_pending(store, only=only, progress=advance, domains=domains)
     else:
-        forecast_pending(store, only=only)
+        forecast_pending(store, only=only, domains=domains)
     click.echo(f"forecast {count} series in {time.monotonic() - started:.1f} s", err=True)
 
 
@@ -512,16 +517,27 @@ def render_forecast_table(forecasts: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def render_backtest_table(rows: list[dict[str, Any]]) -> str:
-    """Backtest MAE at 3/6/12 months and 80% coverage per series and model."""
-    lines = [f"{'series':<48} {'model':<13} {'mae_3':>8} {'mae_6':>8} {'mae_12':>8} {'cov_80':>7} {'n':>4}"]
-    for row in rows:
-        for model, sc in (row["models"] or {}).items():
-            mark = "*" if model == row["published_model"] else " "
-            lines.append(f"{row['series']:<48} {model + mark:<13} {_num(sc.get('mae_3')):>8} "
-                         f"{_num(sc.get('mae_6')):>8} {_num(sc.get('mae_12')):>8} "
-                         f"{_num(sc.get('coverage_80'), 2):>7} {sc.get('n', 0):>4}")
-    return "\n".join(lines) + "\n(* = the published model)"
+def render_backtest_report(doc: dict[str, Any]) -> str:
+    """The backtest report's headline, calibration, probability and selection tables."""
+    lines = ["accuracy (geometric mean over series of MAE / random-walk MAE; < 1 beats the random walk):"]
+    lines += [f"  {k:<48} {_num(v, 3)}" for k, v in doc["headline"].items()]
+    lines.append(f"\n{'kind':<10} {'metric':<10} {'h':>3} {'cover_80':>9} {'n':>6}")
+    lines += [f"{c['kind']:<10} {c['metric']:<10} {c['horizon_months']:>3} {c['coverage_80']:>9.3f} {c['n']:>6}"
+              for c in doc["calibration"]]
+    lines.append(f"\n{'question':<9} {'kind':<10} {'half':<6} {'N':>3} {'n':>5} {'base':>6} {'auc':>6} "
+                 f"{'brier':>7} {'b_base':>7} {'model':>6}")
+    for name in ("catch_up", "retake"):
+        for c in doc[name]:
+            lines.append(f"{name:<9} {c['kind']:<10} {c.get('half', 'all'):<6} {c['within_months']:>3} {c['n']:>5} "
+                         f"{c['base_rate']:>6.3f} {_num(c['auc'], 3):>6} {c['brier']:>7.4f} "
+                         f"{c['brier_base_rate']:>7.4f} {c['share_from_model']:>6.2f}")
+    lines.append(f"\nselection: {doc['selection']['rule']}")
+    for uc, sel in doc["selection"]["unit_classes"].items():
+        lines.append(f"  {uc}: rule picks {sel['chosen_by_rule']}, published {sel['published']}")
+        for name, f in sel["candidates"].items():
+            lines.append(f"    {name:<9} tune {_num(f['tune']['lag_mae_6_vs_rw'], 3):>6} "
+                         f"judge {_num(f['judge']['lag_mae_6_vs_rw'], 3):>6} ({f['judge']['benchmarks']} judged)")
+    return "\n".join(lines)
 
 
 def _num(v: float | None, digits: int = 1) -> str:

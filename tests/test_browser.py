@@ -119,13 +119,15 @@ def site(request: pytest.FixtureRequest, redis_server: Any) -> Iterator[Site]:
     client.flushdb()
     store = Store(client, now=lambda: FIXED_NOW)
     if bundled:
-        gen = load_snapshot(store, load_domains(), bundled_bytes(), "bundled").generation
+        domains = load_domains()
+        gen = load_snapshot(store, domains, bundled_bytes(), "bundled").generation
         refs = outlook.pending(store, gen, lambda r: r.kind == "domain" and r.metric == "score_gap"
                                and r.target in BUNDLED_FORECASTS)
     else:
-        gen = load_snapshot(store, parse_domains(SMALL_DOMAINS, "test"), small_snapshot_bytes(), "test").generation
+        domains = parse_domains(SMALL_DOMAINS, "test")
+        gen = load_snapshot(store, domains, small_snapshot_bytes(), "test").generation
         refs = outlook.pending(store, gen)
-    outlook.compute(store, gen, refs, workers=1)
+    outlook.compute(store, gen, refs, domains=domains)
     server = make_server("127.0.0.1", 0, create_app(Settings(redis_url="unused://"), client=client), threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="gapcast-browser-test", daemon=True)
     thread.start()

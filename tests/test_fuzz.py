@@ -62,7 +62,7 @@ def loaded_app(client: redis.Redis, domains_file: Path, *, forecasts: bool) -> F
     store = Store(client, now=lambda: FIXED_NOW)
     gen = load_snapshot(store, parse_domains(SMALL_DOMAINS, "test"), small_snapshot_bytes(), "test").generation
     if forecasts:
-        outlook.compute(store, gen, outlook.pending(store, gen), workers=1)
+        outlook.compute(store, gen, outlook.pending(store, gen), domains=parse_domains(SMALL_DOMAINS, "test"))
     settings_ = Settings(redis_url="unused://", admin_token=ADMIN, domains_file=domains_file)
     return create_app(settings_, client=client, config={"TESTING": True})
 

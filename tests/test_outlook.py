@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from forecasts import outlook
 from forecasts.domains import Domain
 from forecasts.ingest import load_records, load_snapshot
+from forecasts.series import ModelName
 from forecasts.store import Store
 from service.cli import cli
 
@@ -25,7 +26,7 @@ def test_every_series_is_indexed_and_short_ones_get_a_status_not_a_date(
     assert {r.field for r in refs} >= {"domain:coding:score_gap", "domain:math:lag_days",
                                        "benchmark:code-a:score_gap"}
     assert outlook.read_forecast(store, gen, "domain", "coding", "score_gap") is None  # pending until computed
-    assert outlook.compute(store, gen, outlook.pending(store, gen), workers=1) == len(refs)
+    assert outlook.compute(store, gen, outlook.pending(store, gen), domains=small_domains) == len(refs)
     doc = json.loads(outlook.read_forecast(store, gen, "domain", "coding", "score_gap") or b"{}")
     assert set(doc["forecast"]) >= FORECAST_KEYS and doc["generation"] == gen
     assert len(doc["forecast"]["trajectory"]) == 36  # 11 monthly points: enough for a forecast
@@ -38,7 +39,7 @@ def test_every_series_is_indexed_and_short_ones_get_a_status_not_a_date(
 def test_unchanged_series_keep_their_forecast_and_changed_ones_are_refit(
         store: Store, small_snapshot: bytes, small_domains: dict[str, Domain]) -> None:
     gen1 = load_snapshot(store, small_domains, small_snapshot, "s").generation
-    outlook.compute(store, gen1, outlook.pending(store, gen1), workers=1)
+    outlook.compute(store, gen1, outlook.pending(store, gen1), domains=small_domains)
     csv = ("model,organization,release_date,access,benchmark,score\n"
            "open-1,OpenCo,2024-03-05,open,math-a,31\n")
     gen2 = load_records(store, small_domains, csv.encode(), "csv", "x.csv").generation
@@ -50,7 +51,7 @@ def test_unchanged_series_keep_their_forecast_and_changed_ones_are_refit(
 def test_forecast_documents_expire_unless_a_generation_uses_them(
         store: Store, small_snapshot: bytes, small_domains: dict[str, Domain]) -> None:
     gen = load_snapshot(store, small_domains, small_snapshot, "s").generation
-    outlook.compute(store, gen, outlook.pending(store, gen), workers=1)
+    outlook.compute(store, gen, outlook.pending(store, gen), domains=small_domains)
     ref = outlook.read_index(store, gen)[0]
     assert 0 < store.r.ttl(outlook.doc_key(ref.hash)) <= outlook.FORECAST_TTL_S
 
@@ -71,7 +72,7 @@ def test_forecast_one_domain_from_the_bundled_data(bundled_env: dict[str, str]) 
         assert set(f) >= FORECAST_KEYS
         assert f["status"] in {"ok", "open_leads", "caught_up", "insufficient_data", "constant_series",
                                "fit_timeout", "fit_failed"}
-        assert f["model"] in {"prophet", "last_value", "linear_drift", "constant_lag"}
+        assert f["model"] in {m.value for m in ModelName}
         assert len(f["trajectory"]) == 36
         assert set(f["catch_up"]["probability_within"]) == {"6", "12", "24"}
         assert f["lag_trend"]["verdict"] in {"shrinking", "stable", "widening"}
@@ -93,16 +94,17 @@ def test_backtest_json_has_every_model_per_series(store: Store, redis_url: str, 
     env = {"GAPCAST_REDIS_URL": redis_url, "GAPCAST_DATA_DIR": str(tmp_path)}
     result = CliRunner().invoke(cli, ["backtest", "--json"], env=env, catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    rows = json.loads(result.stdout)
-    assert {r["series"] for r in rows} >= {"domain:coding:score_gap", "domain:math:lag_days"}
-    assert all(r["kind"] in {"domain", "benchmark"} for r in rows)
+    doc = json.loads(result.stdout)
+    assert set(doc) >= {"series", "calibration", "catch_up", "retake", "selection", "headline"}
+    assert all(r["kind"] in {"domain", "benchmark"} for r in doc["series"])
+    assert set(doc["selection"]["unit_classes"]) == {"bounded", "linear", "log"}
 
 
 def test_a_new_engine_version_refits_every_series(store: Store, small_snapshot: bytes,
                                                   small_domains: dict[str, Domain],
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     gen = load_snapshot(store, small_domains, small_snapshot, "s").generation
-    outlook.compute(store, gen, outlook.pending(store, gen), workers=1)
+    outlook.compute(store, gen, outlook.pending(store, gen), domains=small_domains)
     assert outlook.pending(store, gen) == []
     monkeypatch.setattr(outlook, "ENGINE_VERSION", "next")
     assert len(outlook.pending(store, gen)) == len(outlook.read_index(store, gen))

@@ -276,7 +276,7 @@ def prepare_data(redis_url: str) -> str:
         store = Store(client)
         gen = load_snapshot(store, load_domains(), bundled_bytes(), "bench").generation
         refs = outlook.pending(store, gen, lambda r: r.kind == "domain" and r.target == DOMAIN)
-        outlook.compute(store, gen, refs, workers=min(2, os.cpu_count() or 1))
+        outlook.compute(store, gen, refs)
         ref = client.hget(keys.gen_forecast_index(gen), f"domain:{DOMAIN}:score_gap")
         if ref is None:
             raise RuntimeError(f"no forecast index entry for domain {DOMAIN!r}")

@@ -1,0 +1,311 @@
+"""Turn backtest rows into calibrated answers, honestly: at each cut-off only rows resolved by then count.
+
+- **Intervals.** The paths' 10-90% band is widened (or narrowed) by the conformal correction of earlier
+  cut-offs (conformalized quantile regression): the 80% quantile of ``max(lo - y, y - hi)`` over rows of the
+  same kind, metric and horizon whose outcome was known at the cut-off. Too few such rows: the raw band.
+- **Catch-up probabilities.** The paths' P(caught up within N months) is recalibrated by a logistic fit
+  (Platt scaling, with the benchmark's unit class as a covariate) on the resolved rows, and *published only
+  when* the recalibrated probabilities of earlier cut-offs scored a lower Brier score than the base rate
+  known then. Otherwise the base rate is published, marked as not predictable from the history. The same
+  machinery handles P(closed retakes the lead) for series that are level or ahead.
+
+:func:`calibrate` does this row by row (for the backtest report) and returns the state to publish with
+(:class:`CalibrationState`, fitted on everything resolved now).
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import numpy as np
+
+from forecasts.engine.backtest import HORIZONS, METRICS, RETAKE_WINDOWS, WINDOWS, Row
+
+#: Resolved rows a kind needs before a conformal correction, a recalibration or a skill verdict is made.
+MIN_ROWS = 30
+#: Resolved rows of each outcome (caught up / not) a skill verdict needs.
+MIN_EACH_OUTCOME = 5
+COVERAGE = 0.8
+_P_CLIP = (0.005, 0.995)
+UNIT_CLASSES = ("bounded", "linear", "log")
+
+
+def months_after(d: date, n: int) -> date:
+    y, m = divmod(d.month - 1 + n, 12)
+    y, m = d.year + y, m + 1
+    return date(y, m, calendar.monthrange(y, m)[1])
+
+
+# ------------------------------------------------------------------------------------------------ intervals
+
+
+def conformal_q(scores: np.ndarray) -> float:
+    """The split-conformal correction for 80% coverage from nonconformity ``scores``."""
+    n = len(scores)
+    return float(np.quantile(scores, min(1.0, COVERAGE * (1 + 1 / n)), method="higher"))
+
+
+def _nonconformity(row: Row, key: tuple[str, int]) -> float | None:
+    a, f = row.actual.get(key), row.forecast.get(key)
+    if a is None or f is None:
+        return None
+    return max(f[1] - a, a - f[2])
+
+
+# ---------------------------------------------------------------------------------------------- probability
+
+
+@dataclass(frozen=True)
+class Platt:
+    """A logistic recalibration ``P = sigmoid(a * logit(p) + b + c[unit class])`` (sklearn)."""
+
+    coef: tuple[float, ...]
+    intercept: float
+
+    @classmethod
+    def fit(cls, p: np.ndarray, unit: list[str], y: np.ndarray) -> Platt | None:
+        if len(y) < MIN_ROWS or y.all() or not y.any():
+            return None
+        from sklearn.linear_model import LogisticRegression  # import cost paid only when fitting
+
+        model = LogisticRegression(C=1.0).fit(_features(p, unit), y.astype(int))
+        return cls(tuple(float(c) for c in model.coef_[0]), float(model.intercept_[0]))
+
+    def __call__(self, p: np.ndarray, unit: list[str]) -> np.ndarray:
+        z = _features(p, unit) @ np.array(self.coef) + self.intercept
+        return np.asarray(1.0 / (1.0 + np.exp(-z)))
+
+
+def _features(p: np.ndarray, unit: list[str]) -> np.ndarray:
+    q = np.clip(np.asarray(p, dtype=float), *_P_CLIP)
+    cols = [np.log(q / (1 - q))]
+    cols += [np.array([u == c for u in unit], dtype=float) for c in UNIT_CLASSES[1:]]
+    return np.column_stack(cols)
+
+
+@dataclass
+class Question:
+    """One probability question of one kind (e.g. benchmark, caught up within 12 months), scored in time."""
+
+    kind: str
+    window: int
+    retake: bool
+    published: list[tuple[Row, float, bool, float | None]] = field(default_factory=list)  # row, P, model?, base
+    platt: Platt | None = None
+    base_rate: float | None = None
+    skilled: bool = False
+    n_skill: int = 0
+
+    def applies(self, row: Row) -> bool:
+        return row.kind == self.kind and (row.behind != self.retake)
+
+    def raw(self, row: Row) -> float | None:
+        return (row.p_retake if self.retake else row.p_catch).get(self.window)
+
+    def outcome(self, row: Row) -> bool | None:
+        return (row.retake if self.retake else row.catch).get(self.window)
+
+
+def _state_at(q: Question, resolved: list[Row], scored: list[tuple[Row, float, bool, float | None]]) -> None:
+    """Fit the question's recalibration, base rate and skill verdict on what is resolved."""
+    y = np.array([bool(q.outcome(r)) for r in resolved])
+    q.base_rate = float(y.mean()) if len(y) >= 10 else None
+    p = np.array([q.raw(r) for r in resolved], dtype=float)
+    q.platt = Platt.fit(p, [r.unit_class for r in resolved], y)
+    model_rows = [(r, pp, b) for r, pp, is_model, b in scored if is_model and b is not None]
+    q.n_skill = len(model_rows)
+    yy = np.array([bool(q.outcome(r)) for r, _, _ in model_rows], dtype=float)
+    # skill needs enough rows and enough of both outcomes: beating a base rate of 0 proves nothing
+    if len(model_rows) >= MIN_ROWS and min(yy.sum(), len(yy) - yy.sum()) >= MIN_EACH_OUTCOME:
+        pm = np.array([pp for _, pp, _ in model_rows])
+        pb = np.array([b for _, _, b in model_rows], dtype=float)
+        q.skilled = bool(np.mean((pm - yy) ** 2) < np.mean((pb - yy) ** 2))
+    else:
+        q.skilled = False
+
+
+def answer(q: Question, row: Row) -> tuple[float | None, bool]:
+    """The published probability for ``row`` under the question's current state, and whether it is the
+    model's (True) or the base rate (False). The model's is published only once it has shown skill; until
+    then it is still recorded (as a candidate) so that its skill can be judged."""
+    raw = q.raw(row)
+    if raw is None:
+        return None, False
+    model_p = float(q.platt(np.array([raw]), [row.unit_class])[0]) if q.platt is not None else None
+    if model_p is not None and q.skilled:
+        return model_p, True
+    return q.base_rate, False
+
+
+# -------------------------------------------------------------------------------------------------- driver
+
+
+@dataclass
+class CalibrationState:
+    """What the published run applies: conformal corrections and the probability questions, fitted on every
+    resolved backtest row."""
+
+    conformal: dict[tuple[str, str, int], float]
+    questions: dict[tuple[str, int, bool], Question]
+
+    def band(self, kind: str, metric: str, h: int, lo: float, hi: float) -> tuple[float, float]:
+        q = self.conformal.get((kind, metric, h))
+        return (lo, hi) if q is None else (lo - q, hi + q)
+
+    def probability(self, kind: str, window: int, retake: bool, raw: float, unit_class: str
+                    ) -> tuple[float | None, bool]:
+        q = self.questions.get((kind, window, retake))
+        if q is None:
+            return None, False
+        row = Row(kind, "", date.min, unit_class, "", 2 if not retake else 0, 0.0, 0.0)
+        (row.p_retake if retake else row.p_catch)[window] = raw
+        return answer(q, row)
+
+
+@dataclass
+class Calibrated:
+    """The backtest after calibration: per-row published answers, and the state for the published run."""
+
+    rows: list[Row]
+    bands: dict[tuple[int, str, int], tuple[float, float]]  # (row index, metric, h) -> calibrated band
+    answers: dict[tuple[int, int, bool], tuple[float | None, bool]]  # (row index, window, retake) -> P, model?
+    state: CalibrationState
+
+
+def calibrate(rows: list[Row]) -> Calibrated:
+    """Calibrate every row from earlier cut-offs only, then fit the final state on everything resolved."""
+    order = sorted(range(len(rows)), key=lambda i: rows[i].cutoff)
+    by_cutoff: dict[date, list[int]] = defaultdict(list)
+    for i in order:
+        by_cutoff[rows[i].cutoff].append(i)
+    kinds = sorted({r.kind for r in rows})
+    questions = {(k, w, rt): Question(k, w, rt) for k in kinds for rt in (False, True)
+                 for w in (RETAKE_WINDOWS if rt else WINDOWS)}
+    scores: dict[tuple[str, str, int], list[tuple[date, float]]] = defaultdict(list)
+    bands: dict[tuple[int, str, int], tuple[float, float]] = {}
+    answers: dict[tuple[int, int, bool], tuple[float | None, bool]] = {}
+    seen: list[int] = []
+    for c in sorted(by_cutoff):
+        known = {key: np.array([s for t, s in v if t <= c]) for key, v in scores.items()}
+        for q in questions.values():
+            resolved = [rows[i] for i in seen if q.applies(rows[i]) and q.outcome(rows[i]) is not None
+                        and months_after(rows[i].cutoff, q.window) <= c]
+            scored = [s for s in q.published if months_after(s[0].cutoff, q.window) <= c
+                      and q.outcome(s[0]) is not None]
+            _state_at(q, resolved, scored)
+        for i in by_cutoff[c]:
+            r = rows[i]
+            for metric in METRICS:
+                for h in HORIZONS:
+                    f = r.forecast.get((metric, h))
+                    if f is None:
+                        continue
+                    s = known.get((r.kind, metric, h))
+                    qv = conformal_q(s) if s is not None and len(s) >= MIN_ROWS else 0.0
+                    bands[(i, metric, h)] = (f[1] - qv, f[2] + qv)
+                    e = _nonconformity(r, (metric, h))
+                    if e is not None:
+                        scores[(r.kind, metric, h)].append((months_after(c, h), e))
+            for (_, w, rt), q in questions.items():
+                if not q.applies(r) or q.raw(r) is None:
+                    continue
+                p, is_model = answer(q, r)
+                answers[(i, w, rt)] = (p, is_model)
+                model_p = (float(q.platt(np.array([q.raw(r)]), [r.unit_class])[0])
+                           if q.platt is not None else None)
+                if model_p is not None:  # the model's candidate answer, judged before it may be published
+                    q.published.append((r, model_p, True, q.base_rate))
+        seen.extend(by_cutoff[c])
+    for q in questions.values():
+        resolved = [r for r in rows if q.applies(r) and q.outcome(r) is not None]
+        scored = [s for s in q.published if q.outcome(s[0]) is not None]
+        _state_at(q, resolved, scored)
+    conformal = {key: conformal_q(np.array([s for _, s in v])) for key, v in scores.items() if len(v) >= MIN_ROWS}
+    return Calibrated(rows, bands, answers, CalibrationState(conformal, questions))
+
+
+# -------------------------------------------------------------------------------------------------- report
+
+
+def coverage_table(cal: Calibrated, halves: Iterable[str] = ("all",)) -> list[dict[str, Any]]:
+    """Rows ``{kind, metric, horizon_months, coverage_80, n}`` of the calibrated bands (``half`` too)."""
+    out = []
+    for half in halves:
+        cells: dict[tuple[str, str, int], list[bool]] = defaultdict(list)
+        for (i, metric, h), (lo, hi) in cal.bands.items():
+            r = cal.rows[i]
+            a = r.actual.get((metric, h))
+            if a is None or (half != "all" and r.half != half and r.kind == "benchmark"):
+                continue
+            cells[(r.kind, metric, h)].append(lo <= a <= hi)
+        for (kind, metric, h), hits in sorted(cells.items()):
+            row = {"kind": kind, "metric": metric, "horizon_months": h,
+                   "coverage_80": round(float(np.mean(hits)), 3), "n": len(hits)}
+            if half != "all":
+                row["half"] = half
+            out.append(row)
+    return out
+
+
+def probability_table(cal: Calibrated, *, retake: bool, half: str = "all") -> list[dict[str, Any]]:
+    """Scores of the *published* probabilities at every past cut-off against what happened."""
+    from sklearn.metrics import brier_score_loss, roc_auc_score
+
+    cells: dict[tuple[str, int], list[tuple[float, bool, bool]]] = defaultdict(list)
+    for (i, w, rt), (p, is_model) in cal.answers.items():
+        r = cal.rows[i]
+        if rt != retake or p is None or (half != "all" and r.kind == "benchmark" and r.half != half):
+            continue
+        y = (r.retake if retake else r.catch).get(w)
+        if y is not None:
+            cells[(r.kind, w)].append((p, bool(y), is_model))
+    out = []
+    for (kind, w), items in sorted(cells.items()):
+        pa = np.array([x[0] for x in items], dtype=float)
+        yb = np.array([x[1] for x in items], dtype=bool)
+        base = float(yb.mean())
+        row: dict[str, Any] = {
+            "kind": kind, "within_months": w, "n": len(items), "base_rate": round(base, 4),
+            "auc": round(float(roc_auc_score(yb, pa)), 3) if 0 < yb.sum() < len(yb) else None,
+            "brier": round(float(brier_score_loss(yb, pa)), 4),
+            "brier_base_rate": round(float(np.mean((base - yb) ** 2)), 4),
+            "share_from_model": round(float(np.mean([x[2] for x in items])), 3),
+        }
+        if half != "all":
+            row["half"] = half
+        out.append(row)
+    return out
+
+
+def series_scores(cal: Calibrated) -> dict[tuple[str, str, str], dict[str, dict[str, Any]]]:
+    """Per (kind, target, metric): backtest MAE at 3/6/12 months, 80% coverage and pairs of the published
+    forecast (``published``) and of the random walk (``last_value``), in the series' own unit."""
+    acc: dict[tuple[str, str, str], dict[str, dict[int, list[float]]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(list)))
+    for (i, metric, h), (lo, hi) in cal.bands.items():
+        r = cal.rows[i]
+        a, f = r.actual.get((metric, h)), r.forecast.get((metric, h))
+        if a is None or f is None:
+            continue
+        base = r.gap0 if metric == "score_gap" else r.lag0
+        cell = acc[(r.kind, r.target, metric)]
+        cell["published"][h].append(abs(f[0] - a))
+        cell["last_value"][h].append(abs(base - a))
+        cell["covered"][h].append(float(lo <= a <= hi))
+    out: dict[tuple[str, str, str], dict[str, dict[str, Any]]] = {}
+    for key, cell in acc.items():
+        models: dict[str, dict[str, Any]] = {}
+        for name in ("published", "last_value"):
+            sc: dict[str, Any] = {f"mae_{h}": round(float(np.mean(cell[name][h])), 4) if cell[name][h] else None
+                                  for h in HORIZONS}
+            sc["coverage_80"] = (round(float(np.mean(cell["covered"][6])), 3)
+                                 if name == "published" and cell["covered"][6] else None)
+            sc["n"] = len(cell[name][6])
+            models[name] = sc
+        out[key] = models
+    return out

@@ -1,0 +1,232 @@
+"""The published answers of engine 4: every benchmark and domain forecast from one set of joint paths.
+
+:func:`run_engine` backtests the engine on the dataset (for the calibration), then forecasts every series
+from the newest data, and derives per series the score-gap and lag trajectories (median, calibrated 80%
+band), the lag trend and one catch-up answer shared by both metrics. The rules every answer obeys (tested
+by walking every published series):
+
+- a series level with or ahead of closed publishes no catch-up probability, only P(closed retakes the lead);
+- catch-up probabilities come from the model only where its recalibrated probabilities beat the base rate
+  at earlier cut-offs (``basis = "model"``); otherwise the base rate is published (``basis = "base_rate"``)
+  and the reason says the date is not predictable from this history;
+- dates (p10/p50/p90) only with ``basis = "model"`` and a lag that is not widening;
+- "open models stay about N months behind" is the current lag and the paths' median lag a year on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from forecasts.catchup import CatchUp, LagTrend, LagVerdict
+from forecasts.compute import benchmark_gaps
+from forecasts.domains import Domain
+from forecasts.engine import backtest as bt
+from forecasts.engine.calibration import Calibrated, CalibrationState, calibrate, series_scores
+from forecasts.engine.candidates import Chase, Flat, FrontierModel, Jumps, Sawtooth
+from forecasts.engine.history import BEHIND, LEADS, STATUS_CODE, BenchmarkHistory
+from forecasts.engine.origin import domain_state
+from forecasts.engine.paths import JointPaths, caught_up_within, first_catch_up, retakes_within
+from forecasts.engine.transform import UnitClass
+from forecasts.model import Benchmark, Dataset
+from forecasts.published import HORIZON_MONTHS, Forecast, ForecastStatus, TrajectoryPoint
+from forecasts.series import DAYS_PER_MONTH, ModelName
+
+#: The frontier model each unit class publishes, chosen by the rule in :mod:`forecasts.engine.selection`
+#: (``gapcast backtest`` re-runs the rule and shows whether it still agrees).
+PUBLISHED: dict[UnitClass, FrontierModel] = {
+    UnitClass.BOUNDED: Sawtooth(), UnitClass.LINEAR: Sawtooth(), UnitClass.LOG: Sawtooth(),
+}
+ALL_CANDIDATES: dict[str, FrontierModel] = {"flat": Flat(), "jumps": Jumps(), "sawtooth": Sawtooth(),
+                                            "chase": Chase()}
+
+
+def published_model(unit_class: UnitClass) -> FrontierModel:
+    return PUBLISHED[unit_class]
+
+
+@dataclass
+class EngineResult:
+    """Published forecasts by ``(kind, target, metric)`` and the backtest they were calibrated on."""
+
+    forecasts: dict[tuple[str, str, str], Forecast]
+    calibrated: Calibrated
+    as_of: date | None
+    scores: dict[tuple[str, str, str], dict[str, dict[str, Any]]]  # backtest per series (benchmark gaps: % of scale)
+
+
+def histories_of(data: Dataset) -> dict[str, BenchmarkHistory]:
+    return {b: h for b, g in benchmark_gaps(data).items() if (h := BenchmarkHistory.build(g)) is not None}
+
+
+def run_engine(data: Dataset, domains: Mapping[str, Domain], *, n_paths: int = bt.PUBLISHED_PATHS) -> EngineResult:
+    """Backtest, calibrate and forecast every series of ``data`` as of its newest release."""
+    histories = histories_of(data)
+    if not histories:
+        return EngineResult({}, calibrate([]), None, {})
+    rows = bt.run(histories, domains, published_model)
+    cal = calibrate(rows)
+    as_of = max(h.gaps.data_end for h in histories.values() if h.gaps.data_end is not None)
+    fs = bt.forecast_at(as_of, histories, domains, published_model, HORIZON_MONTHS, n_paths)
+    out: dict[tuple[str, str, str], Forecast] = {}
+    for b, paths in fs.benchmark.items():
+        o = fs.origins[b]
+        bench = o.history.gaps.bench
+        state = _State("benchmark", STATUS_CODE[o.point.status], o.point.score_gap or 0.0,
+                       float(o.point.lag_days or 0), o.point.margin, bench.scale / 100.0,
+                       o.history.transform.unit_class.value, published_model(o.history.transform.unit_class).name,
+                       _gap_bounds(bench), bench.unit)
+        out.update(_publish(b, state, paths, as_of, cal.state))
+    for d, paths in fs.domain.items():
+        gap0, lag0, st0 = domain_state(domains[d], fs.domain_members[d], fs.origins)
+        if gap0 is None:
+            continue
+        n = len(fs.domain_members[d])
+        state = _State("domain", st0, gap0, float(lag0 or 0), _domain_margin(fs, d), 1.0, "domain",
+                       f"aggregated from the paths of its {n} current benchmark{'s' if n != 1 else ''}",
+                       (-100.0, 100.0), "% of scale")
+        out.update(_publish(d, state, paths, as_of, cal.state))
+    return EngineResult(out, cal, as_of, series_scores(cal))
+
+
+def _gap_bounds(bench: Benchmark) -> tuple[float | None, float | None]:
+    if bench.max is None or bench.min is None:
+        return None, None
+    return -(bench.max - bench.min), bench.max - bench.min
+
+
+def _domain_margin(fs: bt.ForecastSet, d: str) -> float:
+    parts = [(w, 100.0 * fs.origins[b].point.margin / fs.origins[b].history.gaps.bench.scale)
+             for b, w in fs.domain_members[d]]
+    return sum(w * m for w, m in parts) / sum(w for w, _ in parts) if parts else 1.0
+
+
+@dataclass(frozen=True)
+class _State:
+    kind: str
+    status: int
+    gap: float  # series unit
+    lag: float
+    margin: float  # series unit
+    unit_per_pct: float  # series unit per % of scale (benchmark: scale / 100; domain: 1)
+    unit_class: str
+    model: str
+    bounds: tuple[float | None, float | None]
+    unit: str
+
+
+def _q_at(state: CalibrationState, kind: str, metric: str, h: int) -> float:
+    """The conformal correction at horizon ``h`` months, interpolated between the calibrated horizons."""
+    hs = [x for x in bt.HORIZONS if (kind, metric, x) in state.conformal]
+    if not hs:
+        return 0.0
+    qs = [state.conformal[(kind, metric, x)] for x in hs]
+    return float(np.interp(h, [0, *hs], [0.0, *qs]))
+
+
+def _trajectory(values: np.ndarray, days: np.ndarray, state: CalibrationState, kind: str, metric: str,
+                per_unit: float, bounds: tuple[float | None, float | None]) -> list[TrajectoryPoint]:
+    out = []
+    lo_b, hi_b = bounds
+    for j in range(values.shape[1]):
+        v = values[:, j][np.isfinite(values[:, j])]
+        if not len(v):
+            break
+        lo, mid, hi = np.quantile(v, [0.1, 0.5, 0.9])
+        q = _q_at(state, kind, metric, j + 1) * per_unit
+        lo, hi = min(lo - q, mid), max(hi + q, mid)
+        clamp = [x if lo_b is None else max(lo_b, x) for x in (mid, lo, hi)]
+        mid, lo, hi = (x if hi_b is None else min(hi_b, x) for x in clamp)
+        out.append(TrajectoryPoint(pd.Timestamp(date.fromordinal(int(days[j]))), float(mid), float(lo), float(hi)))
+    return out
+
+
+def lag_trend_of(paths: JointPaths, lag_now: float) -> LagTrend:
+    """The lag's expected change over the next 12 months (days per year) with its 80% band, read off the
+    paths: ``widening`` when 90% of paths end the year with a longer lag, ``shrinking`` when 90% end
+    shorter, else ``stable``."""
+    change = paths.lag[:, 11] - lag_now
+    change = change[np.isfinite(change)]
+    if not len(change):
+        return LagTrend(None, None, None, None)
+    lo, mid, hi = (float(x) for x in np.quantile(change, [0.1, 0.5, 0.9]))
+    verdict = LagVerdict.SHRINKING if hi < 0 else LagVerdict.WIDENING if lo > 0 else LagVerdict.STABLE
+    return LagTrend(mid, lo, hi, verdict, float(np.median(paths.lag[:, 11][np.isfinite(paths.lag[:, 11])])))
+
+
+def _publish(target: str, st: _State, paths: JointPaths, as_of: date, cal: CalibrationState
+             ) -> dict[tuple[str, str, str], Forecast]:
+    gap_traj = _trajectory(paths.gap, paths.days, cal, st.kind,
+                           "score_gap", st.unit_per_pct, st.bounds)
+    lag_traj = _trajectory(paths.lag, paths.days, cal, st.kind, "lag_days", 1.0, (0.0, None))
+    trend = lag_trend_of(paths, st.lag)
+    catch, status, reason = _catch_up(st, paths, cal, trend)
+    enum = ModelName(st.model) if st.kind == "benchmark" else ModelName.SAWTOOTH
+    model_reason = (f"{st.model}: joint sample paths of the closed and open frontiers (engine 4); "
+                    f"80% bands calibrated on earlier cut-offs' errors")
+    common: dict[str, Any] = {"target": target, "kind": st.kind, "as_of": as_of, "model": enum,
+                              "model_reason": model_reason, "catch_up": catch, "lag_trend": trend,
+                              "status": status, "reason": reason, "data_hash": ""}
+    return {(st.kind, target, "score_gap"): Forecast(metric="score_gap", trajectory=gap_traj, **common),
+            (st.kind, target, "lag_days"): Forecast(metric="lag_days", trajectory=lag_traj, **common)}
+
+
+def _months(days: float) -> str:
+    m = days / DAYS_PER_MONTH
+    return f"{m:.{0 if m >= 2 else 1}f} month{'s' if round(m, 1) != 1 else ''}"
+
+
+def _catch_up(st: _State, paths: JointPaths, cal: CalibrationState, trend: LagTrend
+              ) -> tuple[CatchUp, ForecastStatus, str]:
+    where = (f"score gap {st.gap:.3g} {st.unit}, tie margin ±{st.margin:.2g}; lag {_months(st.lag)}")
+    if st.status != BEHIND:
+        retake = {w: cal.probability(st.kind, w, True, float(np.mean(retakes_within(paths.status, w))),
+                                     st.unit_class) for w in bt.RETAKE_WINDOWS}
+        basis = "model" if all(m for _, m in retake.values()) else "base_rate"
+        p6, p12 = retake[6][0], retake[12][0]
+        catch = CatchUp(None, None, None, dict.fromkeys(bt.WINDOWS), None, p12, p6, basis)
+        lead = "lead" if st.status == LEADS else "are level with closed"
+        status = ForecastStatus.OPEN_LEADS if st.status == LEADS else ForecastStatus.CAUGHT_UP
+        shown = ", ".join(f"{p:.0%} within {w} months" for w, (p, _) in retake.items() if p is not None)
+        how = ("from the model" if basis == "model"
+               else "the base rate of similar series: not predictable from this history")
+        text = f"Open models {lead} ({where}). P(closed clearly ahead again): {shown or 'unknown'} ({how})."
+        return catch, status, text
+    within = {w: cal.probability(st.kind, w, False, float(np.mean(caught_up_within(paths.status, w))),
+                                 st.unit_class) for w in bt.WINDOWS}
+    model_basis = within[12][1]
+    basis = "model" if model_basis else "base_rate"
+    probs: dict[int, float | None] = {w: p for w, (p, _) in within.items()}
+    lag12 = trend.level_days
+    stay = (f"Open models are about {_months(st.lag)} behind now"
+            + (f" and about {_months(lag12)} in 12 months (median of the paths)." if lag12 is not None else "."))
+    p10 = p50 = p90 = None
+    never = None
+    if model_basis and trend.verdict is not LagVerdict.WIDENING:
+        first = first_catch_up(paths.status).astype(float)
+        first[first < 0] = np.inf
+        first = np.sort(first)
+        never = float(np.mean(np.isinf(first)))
+
+        def quantile(q: float) -> pd.Timestamp | None:
+            m = first[max(int(np.ceil(q * len(first))) - 1, 0)]
+            return None if not np.isfinite(m) else pd.Timestamp(date.fromordinal(int(paths.days[int(m)])))
+
+        p10, p50, p90 = quantile(0.1), quantile(0.5), quantile(0.9)
+    catch = CatchUp(p10, p50, p90, probs, never, None, None, basis)
+    shown = ", ".join(f"{p:.0%} within {w} months" for w, p in probs.items() if p is not None) or "unknown"
+    if basis == "model":
+        text = f"P(caught up for 3 months running): {shown}."
+    else:
+        text = (f"When open catches up is not predictable from this history: in the backtest the model's "
+                f"probabilities did not beat the base rate, so the base rates of similar series are shown "
+                f"({shown}).")
+    if trend.verdict is LagVerdict.WIDENING:
+        text += (f" The lag is widening ({trend.slope_days_per_year:+.0f} days over the next year, median); "
+                 f"no catch-up date.")
+    return catch, ForecastStatus.OK, f"Open models are behind ({where}). {stay} {text}"

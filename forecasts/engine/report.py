@@ -1,0 +1,117 @@
+"""`gapcast backtest`: the engine's rolling-origin backtest as one JSON-ready report.
+
+- ``series``: per series, MAE at 3/6/12 months of the published forecast and of the random walk (the gap or
+  lag stays where it is), with the published candidate;
+- ``calibration``: 80% coverage of the calibrated bands per kind, metric and horizon;
+- ``catch_up`` / ``retake``: the published probabilities scored against what happened (AUC, Brier, the base
+  rate's Brier), for all series and for the judging half of the benchmarks;
+- ``selection``: the candidate rule, tuned on one half of the benchmarks and judged on the other.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+
+from forecasts.domains import Domain
+from forecasts.engine import backtest as bt
+from forecasts.engine.calibration import calibrate, coverage_table, probability_table
+from forecasts.engine.candidates import OPTIONAL_CANDIDATES, FrontierModel
+from forecasts.engine.publish import ALL_CANDIDATES, PUBLISHED, histories_of, published_model
+from forecasts.engine.transform import UnitClass
+from forecasts.model import Dataset
+
+#: The rule: per unit class, the candidate with the lowest geometric mean (over benchmarks) of its 6-month
+#: lag MAE divided by the random walk's, on the tuning half.
+RULE = ("per unit class, the candidate with the lowest geometric mean over benchmarks of (6-month lag MAE / "
+        "random-walk 6-month lag MAE), chosen on the tuning half of the benchmarks")
+
+
+def mae_by_series(rows: Iterable[bt.Row]) -> dict[tuple[str, str], dict[str, Any]]:
+    """Per (kind, target): MAE of the forecast and of the random walk per metric and horizon, and pairs."""
+    acc: dict[tuple[str, str], dict[tuple[str, int], list[tuple[float, float]]]] = defaultdict(
+        lambda: defaultdict(list))
+    meta: dict[tuple[str, str], bt.Row] = {}
+    for r in rows:
+        meta[(r.kind, r.target)] = r
+        for (metric, h), f in r.forecast.items():
+            a = r.actual.get((metric, h))
+            if a is not None:
+                base = r.gap0 if metric == "score_gap" else r.lag0
+                acc[(r.kind, r.target)][(metric, h)].append((abs(f[0] - a), abs(base - a)))
+    out = {}
+    for key, cells in acc.items():
+        row: dict[str, Any] = {"kind": key[0], "target": key[1], "unit_class": meta[key].unit_class,
+                               "half": meta[key].half}
+        for (metric, h), pairs in sorted(cells.items()):
+            e = np.array(pairs)
+            row[f"{metric}_mae_{h}"] = round(float(e[:, 0].mean()), 3)
+            row[f"{metric}_rw_mae_{h}"] = round(float(e[:, 1].mean()), 3)
+            row[f"{metric}_n_{h}"] = len(pairs)
+        out[key] = row
+    return out
+
+
+def geo_ratio(series: Iterable[dict[str, Any]], metric: str, h: int) -> tuple[float | None, int]:
+    """Geometric mean over series of MAE / random-walk MAE (series where both are positive), and how many."""
+    r = [s[f"{metric}_mae_{h}"] / s[f"{metric}_rw_mae_{h}"] for s in series
+         if s.get(f"{metric}_rw_mae_{h}") and s.get(f"{metric}_mae_{h}")]
+    return (round(float(np.exp(np.mean(np.log(r)))), 3), len(r)) if r else (None, 0)
+
+
+def _constant(model: FrontierModel) -> bt.ModelFor:
+    return lambda _uc: model
+
+
+def selection(histories: Mapping[str, Any], candidates: Mapping[str, FrontierModel]) -> dict[str, Any]:
+    """Backtest each candidate on the benchmarks; choose per unit class on the tuning half, judge on the other."""
+    by_candidate = {}
+    for name, model in candidates.items():
+        rows = bt.run(histories, {}, _constant(model))
+        by_candidate[name] = list(mae_by_series(rows).values())
+    classes: dict[str, Any] = {}
+    for uc in UnitClass:
+        figures: dict[str, Any] = {}
+        for name, series in by_candidate.items():
+            figures[name] = {}
+            for half in ("tune", "judge"):
+                part = [s for s in series if s["unit_class"] == uc.value and s["half"] == half]
+                lag6, n = geo_ratio(part, "lag_days", 6)
+                gap6, _ = geo_ratio(part, "score_gap", 6)
+                figures[name][half] = {"lag_mae_6_vs_rw": lag6, "score_gap_mae_6_vs_rw": gap6, "benchmarks": n}
+        ranked = [n for n in figures if figures[n]["tune"]["lag_mae_6_vs_rw"] is not None]
+        chosen = min(ranked, key=lambda n: figures[n]["tune"]["lag_mae_6_vs_rw"]) if ranked else None
+        classes[uc.value] = {"chosen_by_rule": chosen, "published": PUBLISHED[uc].name, "candidates": figures}
+    return {"rule": RULE, "unit_classes": classes}
+
+
+def report(data: Dataset, domains: Mapping[str, Domain], *, optional: Iterable[str] = ()) -> dict[str, Any]:
+    """The full backtest report of the published engine on ``data`` (see the module docstring).
+
+    ``optional`` adds the slow candidates (``ets``: needs statsforecast; ``prophet``) to the selection.
+    """
+    histories = histories_of(data)
+    candidates = {**ALL_CANDIDATES, **{n: OPTIONAL_CANDIDATES[n] for n in optional}}
+    rows = bt.run(histories, domains, published_model)
+    cal = calibrate(rows)
+    series = mae_by_series(rows)
+    for (kind, _), s in series.items():
+        s["published"] = "aggregated" if kind == "domain" else PUBLISHED[UnitClass(s["unit_class"])].name
+    bench = [s for s in series.values() if s["kind"] == "benchmark"]
+    headline = {f"{kind}_{metric}_mae_{h}_vs_rw": geo_ratio([s for s in series.values() if s["kind"] == kind],
+                                                             metric, h)[0]
+                for kind in ("benchmark", "domain") for metric in bt.METRICS for h in bt.HORIZONS}
+    headline["judge_half_benchmark_lag_days_mae_6_vs_rw"] = geo_ratio(
+        [s for s in bench if s["half"] == "judge"], "lag_days", 6)[0]
+    return {
+        "cutoffs": [c.isoformat() for c in bt.cutoffs(histories)] if histories else [],
+        "headline": headline,
+        "series": sorted(series.values(), key=lambda s: (s["kind"] != "domain", s["target"])),
+        "calibration": coverage_table(cal),
+        "catch_up": probability_table(cal, retake=False) + probability_table(cal, retake=False, half="judge"),
+        "retake": probability_table(cal, retake=True),
+        "selection": selection(histories, candidates),
+    }
