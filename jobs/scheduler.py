@@ -68,6 +68,11 @@ class JobRunner:
                 state = _job_state(r, spec.name)
                 if retry and _retry_done(state):
                     return "skipped: retried on another replica"
+                due = _parse(state.get("retry_at"))
+                if retry and due is not None and due > self.now():  # another replica failed it again since
+                    if self.plan_retry:
+                        self.plan_retry(spec, due)
+                    return f"skipped: retry moved to {due.isoformat()}"
                 if not retry and self._ran_recently(spec, state) and not self._retry_due(state):
                     return "skipped: ran recently on another replica"
                 r.hset(keys.job_runs(spec.name), "last_started_at", self.now().isoformat())
