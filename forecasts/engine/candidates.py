@@ -46,7 +46,8 @@ class Pools:
 
     groups: dict[tuple[str, str], PoolStats] = field(default_factory=dict)
     shares: np.ndarray = field(default_factory=lambda: np.zeros(0))  # gap shares closed by open moves
-    lags: np.ndarray = field(default_factory=lambda: np.zeros(0))  # lags (days) right after open moves
+    #: Lags (days) right after open frontier moves, by unit class.
+    lags: dict[str, np.ndarray] = field(default_factory=dict)
 
     def get(self, unit_class: UnitClass, access: str) -> PoolStats | None:
         return self.groups.get((unit_class.value, access)) or self.groups.get(("*", access))

@@ -34,7 +34,7 @@ class Steps:
     def of(cls, frontier: Frontier, higher_is_better: bool) -> Steps:
         sign = 1.0 if higher_is_better else -1.0
         lead = frontier.leaders
-        return cls(np.array([ldr.release_date.toordinal() for ldr in lead], dtype=float),
+        return cls(np.array([ldr.effective_date.toordinal() for ldr in lead], dtype=float),
                    np.array([sign * ldr.score for ldr in lead], dtype=float),
                    np.array([np.nan if ldr.stderr is None else ldr.stderr for ldr in lead], dtype=float))
 

@@ -92,8 +92,10 @@ def pools_at(origins: Mapping[str, Origin], window: int = POOL_WINDOW) -> Pools:
     pools = build_pools(series(), window)
     shares = [o.gap_shares(window) for o in origins.values()]
     pools.shares = np.concatenate(shares) if shares else np.zeros(0)
-    lags = [o.lags_after_open_moves(window) for o in origins.values()]
-    pools.lags = np.concatenate(lags) if lags else np.zeros(0)
+    by_class: dict[str, list[np.ndarray]] = {}
+    for o in origins.values():
+        by_class.setdefault(o.history.transform.unit_class.value, []).append(o.lags_after_open_moves(window))
+    pools.lags = {uc: np.concatenate(parts) for uc, parts in by_class.items()}
     return pools
 
 
@@ -142,7 +144,8 @@ def _follow(model: Sawtooth, origin: Origin, pools: Pools, closed: np.ndarray, d
     n_paths, horizon = closed.shape
     rate = model.open_rate(origin.open_u, pools.get(origin.history.transform.unit_class, "open"))
     moves = rng.random((n_paths, horizon)) < rate
-    lags = model.draw_lags(origin.lags_after_open_moves(), pools.lags, (n_paths, horizon), rng)
+    pooled = pools.lags.get(origin.history.transform.unit_class.value, np.zeros(0))
+    lags = model.draw_lags(origin.lags_after_open_moves(), pooled, (n_paths, horizon), rng)
     cutoff_day = float(origin.cutoff.toordinal())
     now_c = float(origin.closed_steps.values[-1])
     rows = np.arange(n_paths)

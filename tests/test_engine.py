@@ -1,0 +1,178 @@
+"""Engine 4 (forecasts/engine): the path maths against the product's own definitions, calibration that only
+uses what was known at each cut-off, and the rules every published answer obeys (walked on the bundled data)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pytest
+
+from forecasts.domains import load_domains, weighted_median
+from forecasts.engine import backtest as bt
+from forecasts.engine.calibration import MIN_ROWS, calibrate, conformal_q
+from forecasts.engine.candidates import Flat, Jumps, Pools, PoolStats
+from forecasts.engine.history import BEHIND, LEADS, TIED, BenchmarkHistory
+from forecasts.engine.origin import origin_at, simulate_benchmark, weighted_median_along
+from forecasts.engine.paths import caught_up_within, first_catch_up, retakes_within
+from forecasts.engine.publish import run_engine
+from forecasts.engine.transform import Transform, UnitClass
+from forecasts.gaps import BenchmarkGaps, Entry
+from forecasts.model import Access, Benchmark
+from forecasts.snapshot import bundled_bytes, parse_snapshot
+
+
+def bench(**kw: Any) -> Benchmark:
+    base: dict[str, Any] = {"id": "b", "name": "b", "evaluator": "t", "unit": "%", "min": 0.0, "max": 100.0,
+                            "higher_is_better": True, "tie_margin": 1.0, "saturation": 90.0, "scale": 100.0}
+    base.update(kw)
+    return Benchmark(**base)
+
+
+def entries() -> list[Entry]:
+    return [Entry("c1", date(2024, 1, 5), Access.CLOSED, 50.0), Entry("c2", date(2024, 6, 10), Access.CLOSED, 70.0),
+            Entry("o1", date(2024, 2, 1), Access.OPEN, 40.0), Entry("o2", date(2024, 9, 20), Access.OPEN, 60.0)]
+
+
+# ---------------------------------------------------------------------------------------------- path maths
+
+
+def test_frozen_paths_give_exactly_the_lag_the_gap_definition_gives() -> None:
+    """With neither frontier moving, every path's lag at a future month-end is the lag gaps.py computes there."""
+    gaps = BenchmarkGaps(bench(), entries())
+    history = BenchmarkHistory.build(gaps)
+    assert history is not None
+    origin = origin_at(history, date(2024, 12, 31))
+    assert origin is not None and origin.forecastable
+    paths = simulate_benchmark(origin, Flat(), Pools(), 12, 5, np.random.default_rng(0))
+    for j, day in enumerate(paths.days):
+        expected = gaps.at(date.fromordinal(int(day)))
+        assert paths.lag[:, j] == pytest.approx(expected.lag_days)
+        assert paths.gap[:, j] == pytest.approx(expected.score_gap)
+
+
+def test_lag_drops_to_zero_on_a_path_where_open_reaches_closed() -> None:
+    gaps = BenchmarkGaps(bench(saturation=None), entries())
+    history = BenchmarkHistory.build(gaps)
+    assert history is not None
+    origin = origin_at(history, date(2024, 12, 31))
+    assert origin is not None
+    sure_jump = PoolStats(rate=1.0, jumps=np.array([5.0]), months=100)  # u = 5: 99.3% of the range at once
+    pools = Pools({("bounded", "open"): sure_jump})
+    paths = simulate_benchmark(origin, Jumps(rate_prior=1e9, jump_prior=1e9), pools, 6, 4, np.random.default_rng(1))
+    assert (paths.lag == 0).all() and (paths.status == LEADS).all()
+
+
+def test_a_touch_is_not_a_catch_up_three_months_running_is() -> None:
+    status = np.array([[BEHIND, TIED, BEHIND, TIED, TIED, BEHIND, BEHIND],
+                       [BEHIND, TIED, TIED, LEADS, BEHIND, BEHIND, BEHIND]])
+    assert caught_up_within(status, 7).tolist() == [False, True]
+    assert first_catch_up(status).tolist() == [-1, 1]
+    assert caught_up_within(status, 3).tolist() == [False, False]  # the run must fit inside the window
+    assert retakes_within(np.array([[TIED, TIED, BEHIND]]), 2).tolist() == [False]
+
+
+def test_vectorised_weighted_median_matches_the_domain_formula() -> None:
+    rng = np.random.default_rng(3)
+    values, weights = rng.integers(0, 5, (4, 50)).astype(float), rng.random((4, 50))
+    weights[1, ::7] = 0.0
+    got = weighted_median_along(values, weights)
+    for i in range(50):
+        keep = weights[:, i] > 0
+        assert got[i] == weighted_median(list(values[keep, i]), list(weights[keep, i]))
+
+
+@pytest.mark.parametrize("b", [bench(), bench(unit="Elo", min=None, max=None, scale=400.0), bench(unit="minutes",
+                                                                                               min=None, max=None)])
+def test_transform_round_trips_and_a_bounded_path_never_passes_the_ceiling(b: Benchmark) -> None:
+    tr = Transform.for_benchmark(b)
+    x = np.array([1.0, 20.0, 55.0, 99.0])
+    assert tr.from_u(tr.to_u(x)) == pytest.approx(x)
+    if tr.unit_class is UnitClass.BOUNDED:
+        assert tr.from_u(np.array([1e6])) <= 100.0
+
+
+# --------------------------------------------------------------------------------------------- calibration
+
+
+def _row(cutoff: date, actual: float, p: float, caught: bool) -> bt.Row:
+    row = bt.Row("benchmark", f"s{cutoff.toordinal()}", cutoff, "bounded", "tune", BEHIND, 5.0, 60.0)
+    for h in bt.HORIZONS:
+        row.forecast[("score_gap", h)] = (0.0, -1.0, 1.0)
+        row.actual[("score_gap", h)] = actual
+    row.p_catch, row.catch = {6: p}, {6: caught}
+    return row
+
+
+def test_a_band_only_uses_errors_known_at_its_cut_off() -> None:
+    """Early rows are exact, later rows miss by 50: no early band may widen because of the later misses."""
+    early = [_row(date(2023, m, 28), 0.0, 0.5, False) for m in range(1, 13)] * 4
+    late = [_row(date(2025, m, 28), 50.0, 0.5, False) for m in range(1, 13)] * 4
+    cal = calibrate(early + late)
+    for (i, _metric, _h), (lo, hi) in cal.bands.items():
+        if cal.rows[i].cutoff.year == 2023:
+            assert hi - lo <= 2.0 + 1e-9
+    assert conformal_q(np.array([50.0] * MIN_ROWS)) == 50.0
+
+
+def test_uninformative_probabilities_publish_the_base_rate_and_informative_ones_the_model() -> None:
+    rng = np.random.default_rng(5)
+    days = [date(2020 + i // 12, i % 12 + 1, 28) for i in range(72)]
+    noise = [_row(d, 0.0, float(rng.random()), bool(rng.random() < 0.3)) for d in days for _ in range(3)]
+    cal = calibrate(noise)
+    q = cal.state.questions[("benchmark", 6, False)]
+    assert not q.skilled and q.base_rate == pytest.approx(0.3, abs=0.08)
+    signal = []
+    for d in days:
+        for _ in range(3):
+            caught = bool(rng.random() < 0.3)
+            signal.append(_row(d, 0.0, 0.9 if caught else 0.05, caught))
+    assert calibrate(signal).state.questions[("benchmark", 6, False)].skilled
+
+
+# ------------------------------------------------------------------------------------ published answers
+
+
+@pytest.fixture(scope="module")
+def published() -> dict[tuple[str, str, str], Any]:
+    result = run_engine(parse_snapshot(bundled_bytes()).data, load_domains())
+    return {k: f.to_dict() for k, f in result.forecasts.items()}
+
+
+def test_every_domain_is_forecast(published: dict[tuple[str, str, str], Any]) -> None:
+    domains = {t for k, t, _ in published if k == "domain"}
+    assert len(domains) >= 8
+
+
+def test_no_published_answer_contradicts_another(published: dict[tuple[str, str, str], Any]) -> None:
+    for (kind, target, metric), fc in published.items():
+        where = f"{kind} {target} {metric}"
+        other = published[(kind, target, "lag_days" if metric == "score_gap" else "score_gap")]
+        for key in ("catch_up", "lag_trend", "status", "reason"):
+            assert fc[key] == other[key], f"{where}: one catch-up answer per series ({key})"
+        cu = fc["catch_up"]
+        dated = any(cu[k] is not None for k in ("p10", "p50", "p90"))
+        if fc["status"] in {"caught_up", "open_leads"}:
+            assert all(p is None for p in cu["probability_within"].values()), where
+            assert not dated, where
+            assert cu["p_lead_lost_within_12"] is not None or "unknown" in fc["reason"], where
+        else:
+            assert cu["p_lead_lost_within_12"] is None, where
+        if fc["lag_trend"]["verdict"] == "widening":
+            assert not dated, f"{where}: a widening lag has no catch-up date"
+        assert cu["basis"] in {"model", "base_rate"}, where
+        if cu["basis"] == "base_rate":
+            assert not dated, where
+            if fc["status"] == "ok":
+                assert "not predictable" in fc["reason"], where
+
+
+def test_trajectories_are_ordered_and_inside_their_bounds(published: dict[tuple[str, str, str], Any]) -> None:
+    for (kind, target, metric), fc in published.items():
+        for p in fc["trajectory"]:
+            assert p["lower"] <= p["yhat"] <= p["upper"], (kind, target, metric, p)
+            if metric == "lag_days":
+                assert p["lower"] >= 0
+            elif kind == "domain":
+                assert -100 <= p["lower"] and p["upper"] <= 100
