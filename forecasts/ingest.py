@@ -91,6 +91,8 @@ def load_snapshot(store: Store, domains: dict[str, Domain], raw: bytes, origin: 
             if not stats.count(old, score) and old is not None and old.first_seen \
                     and (not score.first_seen or old.first_seen < score.first_seen):
                 score = replace(score, first_seen=old.first_seen)  # unchanged: seen since the earlier time
+            if old is not None and old != score:
+                stats.touched.add(pair[0])  # e.g. an earlier first_seen: its scores hash is rewritten
             merged.scores[pair] = score
         return merged, stats
 

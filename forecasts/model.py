@@ -89,6 +89,8 @@ class Benchmark:
     scale: float
     description: str = ""
     source_url: str = ""
+    launched: date | None = None  # first day of the month the benchmark was publicly released
+    launch_source: str = ""  # where that launch month comes from (arXiv id or announcement URL)
 
     def sane_range(self) -> tuple[float, float]:
         """[lo, hi]: the declared range, its open ends (and anything wider) closed by the unit's bound."""
@@ -105,7 +107,7 @@ class Benchmark:
         return MAX_STDERR_SHARE * self.scale
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "launched": self.launched.isoformat() if self.launched else None}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Benchmark:
@@ -122,6 +124,8 @@ class Benchmark:
             scale=float(d["scale"]),
             description=d.get("description") or "",
             source_url=d.get("source_url") or "",
+            launched=launch_month(d.get("launched")),  # records stored before the field: None
+            launch_source=d.get("launch_source") or "",
         )
 
 
@@ -135,6 +139,9 @@ class Score:
     stderr: float | None = None
     source: str = ""
     retrieved_at: str = ""
+    # ISO date-time (UTC) when gapcast first saw this value for this (model, benchmark): an unchanged
+    # re-pull keeps it, a changed value is a new observation and gets the time of the change.
+    first_seen: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -148,6 +155,7 @@ class Score:
             stderr=_opt_float(d.get("stderr")),
             source=d.get("source") or "",
             retrieved_at=d.get("retrieved_at") or "",
+            first_seen=d.get("first_seen") or _seen_from_retrieval(d.get("retrieved_at")),
         )
 
 
@@ -191,6 +199,33 @@ def insane_score(score: Score, bench: Benchmark) -> str | None:
     if score.stderr is not None and not (math.isfinite(score.stderr) and 0 <= score.stderr <= bench.max_stderr()):
         return f"stderr {score.stderr!r} outside [0, {bench.max_stderr():g}]"
     return None
+
+
+def launch_month(v: Any) -> date | None:
+    """A launch month as the first day of that month, from `YYYY-MM`, a `YYYY-MM-01` date string or a
+    date whose day is 1; None or "" -> None. Raises ValueError on anything else."""
+    if v is None or v == "":
+        return None
+    text = v.isoformat() if isinstance(v, date) else v if isinstance(v, str) else ""
+    if len(text) == 7:
+        text += "-01"
+    try:
+        when = date.fromisoformat(text) if len(text) == 10 else None
+    except ValueError:
+        when = None
+    if when is None or when.day != 1:
+        raise ValueError(f"launch month {v!r} is not of the form YYYY-MM")
+    return when
+
+
+def _seen_from_retrieval(retrieved_at: Any) -> str:
+    """`first_seen` of a score stored before the field existed: its `retrieved_at` day at 00:00 UTC (a
+    merge keeps an unchanged score's provenance, so that is the day its value was first stored)."""
+    try:
+        day = date.fromisoformat(str(retrieved_at or "")[:10])
+    except ValueError:
+        return ""
+    return f"{day.isoformat()}T00:00:00+00:00"
 
 
 def _opt_float(v: Any) -> float | None:

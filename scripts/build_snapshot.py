@@ -26,8 +26,12 @@ What it does, in order (precedence for release dates and access: Epoch > Artific
    null / blank cells in the wide AA files, which mean "not evaluated".
 
 Hand-checked knowledge lives in forecasts/data/benchmark_catalog.toml (shipped: the source connectors read
-it too), not here: the benchmarks and their
-metadata, [aliases] for spellings no rule can reach, [release_date_overrides] for wrong source dates.
+it too), not here: the benchmarks and their metadata (each with its public launch month ``launched`` and
+its ``launch_source``), [aliases] for spellings no rule can reach, [release_date_overrides] for wrong
+source dates.
+
+Every score's ``first_seen`` is its source file's capture date (``retrieved_at`` of its [sources] entry,
+00:00 UTC): the earliest moment the value is known to have been public, not when it was measured.
 
 The output is deterministic: everything is sorted and the gzip header carries mtime 0.
 """
@@ -54,6 +58,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from forecasts.model import launch_month  # noqa: E402
 from forecasts.names import (  # noqa: E402
     DATED,
     EXACT,
@@ -68,9 +73,9 @@ from forecasts.names import (  # noqa: E402
 
 DATE_WINDOW_DAYS = 45
 SCHEMA = 1
-SCORE_FIELDS = ["model", "benchmark", "value", "stderr", "source", "retrieved_at"]
+SCORE_FIELDS = ["model", "benchmark", "value", "stderr", "source", "retrieved_at", "first_seen"]
 BENCH_FIELDS = ["id", "name", "evaluator", "unit", "min", "max", "higher_is_better", "tie_margin",
-                "saturation", "scale", "description", "source_url"]
+                "saturation", "scale", "description", "source_url", "launched", "launch_source"]
 EVALUATORS = {"epoch", "artificial-analysis", "lmarena"}
 REASONS = {"unreleased", "unknown_access", "unmatched", "conflicting_release_date", "no_release_date",
            "invalid_score", "duplicate"}
@@ -307,7 +312,12 @@ class Builder:
                 "scale": float(merged["scale"]),
                 "description": merged.get("description", ""),
                 "source_url": merged.get("source_url", ""),
+                "launched": self._launched(merged),
+                "launch_source": str(merged.get("launch_source", "")).strip(),
             }
+            if not meta["launch_source"]:
+                raise SystemExit(f"catalogue: {meta['id']}: launch_source is missing (a citation, or "
+                                 f"'unverified: ...')")
             if meta["evaluator"] not in EVALUATORS:
                 raise SystemExit(f"catalogue: {meta['id']}: unknown evaluator {meta['evaluator']!r}")
             if meta["id"] in seen or not re.fullmatch(r"[a-z0-9][a-z0-9-]*", meta["id"]):
@@ -317,6 +327,17 @@ class Builder:
             seen.add(meta["id"])
             out.append(Bench(meta, merged))
         return out
+
+    @staticmethod
+    def _launched(spec: dict[str, Any]) -> str:
+        """The benchmark's launch month as an ISO date (first of the month); every benchmark has one."""
+        try:
+            when = launch_month(spec.get("launched"))
+        except ValueError as exc:
+            raise SystemExit(f"catalogue: {spec['id']}: launched: {exc}") from None
+        if when is None:
+            raise SystemExit(f"catalogue: {spec['id']}: launched (YYYY-MM) is missing")
+        return when.isoformat()
 
     def benches_of(self, source: str) -> list[Bench]:
         return [b for b in self.benches if b.spec["source"] == source]
@@ -916,7 +937,8 @@ class Builder:
                 "aliases": sorted(c.aliases | {c.id}, key=lambda s: (s.lower(), s)),
             })
         scores_out = [[p.model, p.bench, round(p.value, 4) if p.value is not None else None,
-                       None if p.stderr is None else round(p.stderr, 4), p.source, p.retrieved]
+                       None if p.stderr is None else round(p.stderr, 4), p.source, p.retrieved,
+                       f"{p.retrieved}T00:00:00+00:00"]   # first seen: the source file's capture date
                       for (_, _), p in sorted(best.items())]
         benches_out = [{f: b.meta[f] for f in BENCH_FIELDS} for b in sorted(self.benches, key=lambda b: b.id)]
         built_from = [{"id": sid, "name": s["name"], "licence": s["licence"], "url": s["url"],

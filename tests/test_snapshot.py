@@ -56,7 +56,7 @@ def test_file_is_small_deterministic_gzip(doc: dict[str, Any]) -> None:
     assert raw[:2] == b"\x1f\x8b" and raw[4:8] == b"\x00\x00\x00\x00"   # gzip mtime 0
     assert doc["schema"] == 1
     assert set(doc) == {"schema", "built_from", "benchmarks", "models", "score_fields", "scores", "exclusions"}
-    assert doc["score_fields"] == ["model", "benchmark", "value", "stderr", "source", "retrieved_at"]
+    assert doc["score_fields"] == ["model", "benchmark", "value", "stderr", "source", "retrieved_at", "first_seen"]
 
 
 def test_sources_are_credited(doc: dict[str, Any]) -> None:
@@ -86,6 +86,8 @@ def test_benchmarks_are_well_formed(benchmarks: dict[str, dict[str, Any]]) -> No
         assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)+", bid), bid
         assert bid.startswith(prefix[b["evaluator"]]), bid
         assert b["name"] and b["unit"] and b["description"] and b["source_url"].startswith("http")
+        assert re.fullmatch(r"\d{4}-\d\d-01", b["launched"]) and "2015-01-01" <= b["launched"] <= "2026-12-01", bid
+        assert b["launch_source"].strip(), bid
         assert isinstance(b["higher_is_better"], bool)
         assert b["tie_margin"] > 0 and b["scale"] > 0
         if b["min"] is not None and b["max"] is not None:
@@ -139,6 +141,7 @@ def test_scores_are_consistent(models: dict[str, Any], benchmarks: dict[str, dic
         assert s["stderr"] is None or (math.isfinite(s["stderr"]) and s["stderr"] >= 0), s
         assert s["source"].split(":", 1)[0] in SOURCES, s
         date.fromisoformat(s["retrieved_at"])
+        assert s["first_seen"] == f"{s['retrieved_at']}T00:00:00+00:00", s   # first seen = source capture date
 
 
 def test_every_benchmark_has_both_classes(models: dict[str, dict[str, Any]], benchmarks: dict[str, Any],

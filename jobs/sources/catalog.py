@@ -1,7 +1,8 @@
 """The shipped benchmark catalogue (forecasts/data/benchmark_catalog.toml), as the connectors read it.
 
 Each entry says which source holds a benchmark and where (Epoch: `file`/`column`/`value_factor`/stderr
-fields; AA: `key`; LMArena: `category`, ...). Templates are applied, so every entry is complete.
+fields; AA: `key`; LMArena: `category`, ...). Templates are applied, so every entry is complete, and
+`launched` (`YYYY-MM` in the file) is the first day of that month as a `date` (None when absent).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from forecasts.model import launch_month
+
 
 @cache
 def catalog() -> dict[str, Any]:
@@ -21,12 +24,17 @@ def catalog() -> dict[str, Any]:
 
 
 def entries(source: str | None = None) -> list[dict[str, Any]]:
-    """Benchmark entries with their template applied (NaN = null), optionally only those of `source`."""
+    """Benchmark entries with their template applied (NaN = null, `launched` a date), optionally only those
+    of `source`. Raises ValueError naming the benchmark when its `launched` is not `YYYY-MM`."""
     doc = catalog()
     out = []
     for raw in doc["benchmark"]:
         entry = {**doc.get("templates", {}).get(raw.get("template", ""), {}), **raw}
         entry = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in entry.items()}
+        try:
+            entry["launched"] = launch_month(entry.get("launched"))
+        except ValueError as exc:
+            raise ValueError(f"benchmark catalogue: {entry.get('id')!r}: launched: {exc}") from None
         if source is None or entry.get("source") == source:
             out.append(entry)
     return out
