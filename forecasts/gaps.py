@@ -4,6 +4,13 @@ Pure functions over canonical records; see ../shared/BRIEF.md "What the numbers 
 value is *oriented* (negated when lower is better) so that "higher is better" holds everywhere and a
 positive score gap always means open is behind; values handed back to callers are in the benchmark's
 own unit and direction.
+
+A benchmark cannot count before it existed: a score counts for the frontier from its *effective date*,
+max(model release date, benchmark launch month) (`Benchmark.launched`, first day of the month; a
+benchmark without one counts from the release date). A 2023 model scored on a benchmark launched in
+2025-03 joins the frontier on 2025-03-01, so a series starts no earlier than the launch and a cut-off
+before it sees nothing. Leaders keep the model's real `release_date` for display; every date the maths
+uses (frontier steps, lag, saturation, series start and end) is the effective date.
 """
 
 from __future__ import annotations
@@ -35,23 +42,39 @@ class GapStatus(StrEnum):
 
 @dataclass(frozen=True)
 class Entry:
-    """One scored model on one benchmark (value and stderr in the benchmark's unit)."""
+    """One scored model on one benchmark (value and stderr in the benchmark's unit).
+
+    `counts_from` is the effective date (see the module docstring); None means the release date.
+    """
 
     model: str
     release_date: date
     access: Access
     value: float
     stderr: float | None = None
+    counts_from: date | None = None
+
+    @property
+    def effective_date(self) -> date:
+        """When this score starts to count for the frontier."""
+        return self.counts_from or self.release_date
 
 
 @dataclass(frozen=True)
 class Leader:
-    """A frontier holder: the model, its score (benchmark unit) and release date."""
+    """A frontier holder: the model, its score (benchmark unit), release date (for display) and the
+    effective date from which its score counts (`counts_from`, None = the release date)."""
 
     model: str
     score: float
     release_date: date
     stderr: float | None = None
+    counts_from: date | None = None
+
+    @property
+    def effective_date(self) -> date:
+        """When this leader's score started to count (frontier step and lag use this date)."""
+        return self.counts_from or self.release_date
 
     def to_dict(self) -> dict[str, Any]:
         return {"model": self.model, "score": self.score, "release_date": self.release_date.isoformat()}
@@ -91,22 +114,23 @@ class Frontier:
     """The best score among one class's models released on or before a date (a step function)."""
 
     def __init__(self, leaders: list[Leader], oriented: list[float]) -> None:
-        self.leaders = leaders  # frontier improvements, in release order
+        self.leaders = leaders  # frontier improvements, in effective-date order
         self._oriented = oriented  # the same values, oriented so that higher is better
-        self._dates = [ldr.release_date for ldr in leaders]
+        self._dates = [ldr.effective_date for ldr in leaders]
 
     @classmethod
     def build(cls, entries: Iterable[Entry], higher_is_better: bool) -> Frontier:
-        """Frontier from entries of one class; of two releases on one day the better one counts."""
+        """Frontier from entries of one class, stepping at their effective dates; of two entries counting
+        from one day (e.g. every model released before the benchmark's launch) the better one counts."""
         sign = 1.0 if higher_is_better else -1.0
         leaders: list[Leader] = []
         oriented: list[float] = []
-        ordered = sorted(entries, key=lambda e: (e.release_date, -sign * e.value, e.model))
+        ordered = sorted(entries, key=lambda e: (e.effective_date, -sign * e.value, e.model))
         for e in ordered:
             v = sign * e.value
             if oriented and v <= oriented[-1]:
                 continue  # not an improvement (incl. a same-day release that scored lower)
-            leaders.append(Leader(e.model, e.value, e.release_date, e.stderr))
+            leaders.append(Leader(e.model, e.value, e.release_date, e.stderr, e.counts_from))
             oriented.append(v)
         return cls(leaders, oriented)
 
@@ -129,7 +153,7 @@ class Frontier:
         """The first date this (closed) frontier was clearly ahead of `open_value` (oriented), else None."""
         for ldr, v in zip(self.leaders, self._oriented, strict=True):
             if v > open_value + effective_margin(margin, ldr.stderr, open_stderr):
-                return ldr.release_date
+                return ldr.effective_date
         return None
 
 
@@ -158,7 +182,7 @@ class BenchmarkGaps:
         self.closed = Frontier.build((e for e in entries if e.access is Access.CLOSED), hib)
         self.open = Frontier.build((e for e in entries if e.access is Access.OPEN), hib)
         self.saturated_from = saturation_date(bench, self.closed)
-        self.data_end = max((e.release_date for e in entries), default=None)
+        self.data_end = max((e.effective_date for e in entries), default=None)
 
     def start(self) -> date | None:
         """The first date both classes have a score, else None."""
@@ -166,7 +190,7 @@ class BenchmarkGaps:
         return max(c, o) if c and o else None
 
     def at(self, t: date) -> GapPoint:
-        """The benchmark's gap, lag and status at `t` (models released on or before `t`)."""
+        """The benchmark's gap, lag and status at `t` (scores whose effective date is on or before `t`)."""
         c, o = self.closed.at(t), self.open.at(t)
         saturated = self.saturated_from is not None and self.saturated_from <= t
         if c is None or o is None:
@@ -213,13 +237,19 @@ def month_ends(start: date, end: date) -> Iterator[date]:
 
 
 def entries_by_benchmark(data: Dataset) -> dict[str, list[Entry]]:
-    """Group a dataset's scores into entries per benchmark; scores of unknown models are skipped."""
+    """Group a dataset's scores into entries per benchmark; scores of unknown models are skipped.
+
+    Each entry counts from max(model release date, benchmark launch): no score counts on a benchmark
+    before the benchmark existed (`counts_from` is set only where the launch is later).
+    """
     grouped: dict[str, list[Entry]] = {b: [] for b in data.benchmarks}
     for (bench_id, model_id), s in data.scores.items():
         m = data.models.get(model_id)
         if m is None or bench_id not in grouped:
             continue
-        grouped[bench_id].append(Entry(m.id, m.release_date, m.access, s.value, s.stderr))
+        launched = data.benchmarks[bench_id].launched
+        counts_from = launched if launched is not None and launched > m.release_date else None
+        grouped[bench_id].append(Entry(m.id, m.release_date, m.access, s.value, s.stderr, counts_from))
     return grouped
 
 
