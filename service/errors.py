@@ -43,9 +43,14 @@ class Unavailable(ApiError):
     status = 503
 
 
+def error_document(status: int, message: str, errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The canonical error body as a dict (also written by the gunicorn worker for errors outside Flask)."""
+    return {"ok": False, "error": message, "errors": errors or [], "status": status}
+
+
 def error_response(status: int, message: str, errors: list[dict[str, Any]] | None = None) -> Response:
     """The canonical error body with `status`."""
-    resp = jsonify({"ok": False, "error": message, "errors": errors or [], "status": status})
+    resp = jsonify(error_document(status, message, errors))
     resp.status_code = status
     resp.headers["Cache-Control"] = "no-store"
     return resp

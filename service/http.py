@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from flask import Flask, Response, current_app, g, request
+from gunicorn.http.errors import ParseException as _ParseException
 
 from forecasts.store import Store, StoreError
 from service.errors import ApiError
@@ -42,12 +43,42 @@ def current() -> tuple[str, str]:
 
 
 def json_body() -> bytes:
-    """The raw request body, which must be declared as JSON. Raises ApiError (415) otherwise; a body over
-    MAX_CONTENT_LENGTH raises 413 while it is read."""
+    """The raw request body, which must be declared as JSON. Raises ApiError: 415 when it is not, 413 when
+    it is longer than MAX_CONTENT_LENGTH (declared or, for a chunked body, counted while it is read: never
+    truncated), 400 for a malformed or cut-off chunked body."""
     if request.mimetype != "application/json":
         raise ApiError("the body must be JSON (Content-Type: application/json)",
                        [{"field": "Content-Type", "message": f"got {request.mimetype or 'none'}"}], status=415)
-    return request.get_data(cache=False)
+    if request.content_length is not None:
+        return request.get_data(cache=False)  # werkzeug: 413 for a declared length over the limit
+    limit = int(current_app.config["MAX_CONTENT_LENGTH"])
+    if not request.environ.get("wsgi.input_terminated"):
+        return b""  # no length and a server that does not frame the body: there is no body to read
+    # werkzeug's own stream stops silently at the limit (a chunked body would be cut, not refused), so the
+    # server's de-chunked input is read here, one byte past the limit at most.
+    return read_capped(request.environ["wsgi.input"], limit)
+
+
+BODY_READ_CHUNK = 64 * 1024
+
+
+def read_capped(stream: Any, limit: int) -> bytes:
+    """At most `limit` bytes of `stream`; ApiError 413 when there are more, 400 when the stream is broken."""
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        try:
+            part = stream.read(min(BODY_READ_CHUNK, limit + 1 - size))
+        except (ValueError, OSError, _ParseException) as exc:
+            raise ApiError("the request body is malformed or cut off",
+                           [{"field": "body", "message": type(exc).__name__}]) from None
+        if not part:
+            return b"".join(parts)
+        size += len(part)
+        if size > limit:
+            raise ApiError(f"the request body is larger than {limit} bytes",
+                           [{"field": "body", "message": f"at most {limit} bytes"}], status=413)
+        parts.append(part)
 
 
 def etag_matches(tag: str) -> bool:
