@@ -446,6 +446,7 @@ class GenerationWriter:
             except redis.WatchError as exc:
                 raise ConcurrentRefresh(f"the generation changed while {g} was being committed") from exc
         logger.debug("switched to generation %s (parent %s, %d keys)", g, self.parent, len(self._keys))
+        store._record_committed(g)  # before the replica check: the id is live (and may be seen) either way
         _confirm_replicated(store.r, g)
         return g
 
