@@ -16,6 +16,7 @@ from typing import Any
 
 import platformdirs
 
+from forecasts.reading import DEFAULT_MAX_INPUT_BYTES
 from forecasts.redis_urls import check_url
 
 PREFIX = "GAPCAST_"
@@ -164,7 +165,12 @@ class Settings:
     admin_token: str | None = setting(
         parse=_admin_token, secret=True,
         help="Bearer token for the admin API (POST /v1/releases). Unset: the admin API is off.")
-    source_timeout_s: float = setting(30.0, parse=_positive_float, help="Seconds before a source request gives up.")
+    source_timeout_s: float = setting(
+        30.0, parse=_positive_float, help="Seconds a source request may take in all (connect, headers, body).")
+    max_input_bytes: int = setting(
+        DEFAULT_MAX_INPUT_BYTES, parse=_positive_int,
+        help="Largest input read, in bytes: a canonical file (gapcast load, the canonical feed) or a source's "
+             "answer; a larger one is refused with one line.")
     epoch_url: str | None = setting(
         "https://epoch.ai/data/benchmark_data.zip", parse=_optional_str,
         help="Epoch AI Benchmarking Hub zip. Empty: the Epoch source is off.")

@@ -29,6 +29,8 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
+from forecasts.reading import CHUNK_BYTES, DEFAULT_MAX_INPUT_BYTES, describe_size
+
 DEFAULT_TIMEOUT_S = 30.0
 
 
@@ -75,11 +77,14 @@ class Response:
 
 
 class Http:
-    """A `requests` session with gapcast's User-Agent and a timeout that bounds each whole request
-    (connect, headers and body together). Raises PullFailed for every failure."""
+    """A `requests` session with gapcast's User-Agent, a timeout that bounds each whole request (connect,
+    headers and body together) and a cap on the body's size (`max_bytes`, read in chunks: an endless
+    answer costs at most that much memory). Raises PullFailed for every failure."""
 
-    def __init__(self, timeout_s: float = DEFAULT_TIMEOUT_S, session: requests.Session | None = None) -> None:
+    def __init__(self, timeout_s: float = DEFAULT_TIMEOUT_S, session: requests.Session | None = None, *,
+                 max_bytes: int = DEFAULT_MAX_INPUT_BYTES) -> None:
         self.timeout_s = timeout_s
+        self.max_bytes = max_bytes
         self.session = session or requests.Session()
         self.session.headers["User-Agent"] = user_agent()
         mount_guarded(self.session)
@@ -95,15 +100,33 @@ class Http:
                 send["If-Modified-Since"] = validators["last_modified"]
         with deadline(self.timeout_s) as limit:
             try:
-                resp = self.session.get(url, headers=send, timeout=self.timeout_s)
+                with self.session.get(url, headers=send, timeout=self.timeout_s, stream=True) as resp:
+                    hdrs = {k.lower(): v for k, v in resp.headers.items()}
+                    if not (resp.status_code == 304 or 200 <= resp.status_code < 300):
+                        raise _http_failure(resp.status_code, hdrs)
+                    body = self._body(resp)
             except requests.RequestException as exc:
                 if limit.expired or isinstance(exc, requests.Timeout):
                     raise PullFailed("timeout", f"not complete within {self.timeout_s:g} s") from None
                 raise PullFailed("connection", f"cannot connect: {type(exc).__name__}") from None
-        hdrs = {k.lower(): v for k, v in resp.headers.items()}
-        if resp.status_code == 304 or 200 <= resp.status_code < 300:
-            return Response(resp.status_code, resp.content, url, hdrs)
-        raise _http_failure(resp.status_code, hdrs)
+        return Response(resp.status_code, body, url, hdrs)
+
+    def _body(self, resp: requests.Response) -> bytes:
+        declared = resp.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            raise _too_large(self.max_bytes)
+        parts: list[bytes] = []
+        total = 0
+        for part in resp.iter_content(CHUNK_BYTES):
+            total += len(part)
+            if total > self.max_bytes:  # a body without (or lying about) its length
+                raise _too_large(self.max_bytes)
+            parts.append(part)
+        return b"".join(parts)
+
+
+def _too_large(limit: int) -> PullFailed:
+    return PullFailed("too_large", f"the answer is larger than {describe_size(limit)} (GAPCAST_MAX_INPUT_BYTES)")
 
 
 def _http_failure(status: int, headers: dict[str, str]) -> PullFailed:

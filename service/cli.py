@@ -25,6 +25,7 @@ from forecasts.canonical import InvalidInput
 from forecasts.connection import RedisUnavailable, open_redis, redis_url
 from forecasts.domains import Domain, DomainConfigError, load_domains
 from forecasts.ingest import LoadResult, load_records, load_snapshot
+from forecasts.reading import InputTooLarge, read_file
 from forecasts.redis_server import RedisServerError
 from forecasts.settings import Settings, SettingsError
 from forecasts.snapshot import SnapshotError, bundled_bytes
@@ -99,7 +100,7 @@ def load(app: App, path: Path | None, fmt: str | None, report: Path | None) -> N
         if path is None:
             result = load_snapshot(store, app.domains, bundled_bytes(), "bundled snapshot")
         else:
-            raw = _read_input(path)
+            raw = _read_input(path, app.settings.max_input_bytes)
             fmt = fmt or {".csv": "csv", ".json": "json"}.get(path.suffix.lower())
             try:
                 result = load_records(store, app.domains, raw, fmt, str(path))
@@ -455,9 +456,12 @@ def _errors() -> Iterator[None]:
         raise click.ClickException(f"Redis error: {exc}") from None
 
 
-def _read_input(path: Path) -> bytes:
+def _read_input(path: Path, limit: int) -> bytes:
+    """The file's bytes, read in chunks and refused past `limit` (GAPCAST_MAX_INPUT_BYTES) in one line."""
     try:
-        return path.read_bytes()
+        return read_file(path, limit)
+    except InputTooLarge as exc:
+        raise click.ClickException(str(exc)) from None
     except OSError as exc:
         raise click.ClickException(f"{path}: cannot read ({exc.strerror})") from None
 

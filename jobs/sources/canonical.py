@@ -21,6 +21,7 @@ from urllib.request import url2pathname
 
 from forecasts.canonical import InvalidInput, Problem, RawRecord, parse, parse_date, parse_number
 from forecasts.model import Exclusion
+from forecasts.reading import InputTooLarge, read_file
 from jobs.http import Http, PullFailed
 from jobs.sources.base import Pull, SourceRecord
 from jobs.sources.catalog import entries
@@ -140,7 +141,9 @@ def _mtime(path: Path) -> str:
 
 def _read(path: Path) -> bytes:
     try:
-        return path.read_bytes()
+        return read_file(path)  # in chunks, refused past the size limit (a device or a huge file: no OOM)
+    except InputTooLarge as exc:
+        raise PullFailed("too_large", str(exc)) from None
     except FileNotFoundError:
         raise PullFailed("not_found", f"no such file: {path}") from None
     except OSError as exc:
