@@ -175,4 +175,4 @@ def test_trajectories_are_ordered_and_inside_their_bounds(published: dict[tuple[
             if metric == "lag_days":
                 assert p["lower"] >= 0
             elif kind == "domain":
-                assert -100 <= p["lower"] and p["upper"] <= 100
+                assert p["lower"] >= -100 and p["upper"] <= 100

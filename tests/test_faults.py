@@ -497,7 +497,7 @@ def test_the_api_under_load_answers_200_or_a_json_503_while_redis_restarts_and_r
         r = redis.Redis.from_url(server.url)
         store = Store(r, now=lambda: FIXED_NOW)
         gen_a = load_snapshot(store, domains, small_snapshot_bytes(), "test").generation
-        outlook.compute(store, gen_a, outlook.pending(store, gen_a), workers=1)
+        outlook.compute(store, gen_a, outlook.pending(store, gen_a), domains=domains)
         app = create_app(Settings(redis_url=server.url, domains_file=domains_file))  # its own client, 1 s timeouts
         http_server = make_server(HOST, 0, app, threaded=True)
         serving = threading.Thread(target=http_server.serve_forever, daemon=True)

@@ -509,7 +509,7 @@ def test_a_refresh_killed_at_any_point_leaves_a_complete_generation_or_none_and_
 
 def test_a_pull_changing_one_benchmark_touches_only_its_domains_and_forecasts(
         store: Store, domains: dict[str, Domain], loaded: str, httpserver: HTTPServer) -> None:
-    assert forecast_pending(store, workers=1) == 12  # 3 domains and 3 benchmarks, two metrics each
+    assert forecast_pending(store, domains=domains) == 12  # 3 domains and 3 benchmarks, two metrics each
     before = {ref.field: ref.hash for ref in outlook.read_index(store, loaded)}
     feed = Feed(httpserver, "/feed.csv", csv_rows(
         "DeepSeek-R1 (May 2025),DeepSeek,2025-05-28,open,epoch-swe-bench-verified,65.0,,"), "text/csv")
@@ -526,7 +526,7 @@ def test_a_pull_changing_one_benchmark_touches_only_its_domains_and_forecasts(
     after = {ref.field: ref.hash for ref in outlook.read_index(store, gen)}
     assert set(after) == set(before)
     assert {f for f in after if after[f] != before[f]} == pending  # the rest keep their forecasts
-    assert forecast_pending(store, workers=1) == len(pending) and outlook.pending(store, gen) == []
+    assert forecast_pending(store, domains=domains) == len(pending) and outlook.pending(store, gen) == []
 
 
 # --- 7. POST /v1/releases --------------------------------------------------------------------------------
@@ -591,7 +591,8 @@ def test_a_release_beating_the_closed_frontier_is_stored_forecast_and_announced(
     assert body["generation"] == store.current_generation() != loaded and body["forecasts"] == "pending"
     assert (body["new_scores"], body["touched_domains"]) == (1, ["science"])
     assert api.get("/v1/domains/science/forecast").status_code == 503  # not computed inside the request
-    assert forecast_pending(store, only=lambda ref: ref.kind == "domain" and ref.target == "science", workers=1) == 2
+    assert forecast_pending(store, only=lambda ref: ref.kind == "domain" and ref.target == "science",
+                            domains=parse_domains(DOMAINS, "test domains")) == 2
     fc = api.get("/v1/domains/science/forecast")
     assert fc.status_code == 200 and fc.get_json()["forecast"]["target"] == "science"
     row = {d["domain"]: d for d in api.get("/v1/domains").get_json()["domains"]}["science"]

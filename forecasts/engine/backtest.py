@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -98,13 +99,14 @@ def cutoffs(histories: Mapping[str, BenchmarkHistory], first: date = FIRST_CUTOF
 
 def summarise(paths: JointPaths, origin_norm: Callable[[np.ndarray], np.ndarray], row: Row) -> None:
     """Fill a row's forecast (median and 10-90% band per horizon) and raw probabilities from its paths."""
-    gap = origin_norm(paths.gap)
-    for h in HORIZONS:
-        for metric, values in (("score_gap", gap[:, h - 1]), ("lag_days", paths.lag[:, h - 1])):
-            v = values[np.isfinite(values)]
-            if len(v):
-                lo, mid, hi = np.quantile(v, [0.1, 0.5, 0.9])
-                row.forecast[(metric, h)] = (float(mid), float(lo), float(hi))
+    cols = [h - 1 for h in HORIZONS]
+    for metric, values in (("score_gap", origin_norm(paths.gap[:, cols])), ("lag_days", paths.lag[:, cols])):
+        with warnings.catch_warnings():  # an all-NaN column (no path counts) stays NaN, silently
+            warnings.simplefilter("ignore", RuntimeWarning)
+            lo, mid, hi = np.nanquantile(values, [0.1, 0.5, 0.9], axis=0)
+        for k, h in enumerate(HORIZONS):
+            if np.isfinite(mid[k]):
+                row.forecast[(metric, h)] = (float(mid[k]), float(lo[k]), float(hi[k]))
     for w in WINDOWS:
         if w <= paths.status.shape[1]:
             row.p_catch[w] = float(np.mean(caught_up_within(paths.status, w)))

@@ -114,7 +114,8 @@ class Question:
 def _state_at(q: Question, resolved: list[Row], scored: list[tuple[Row, float, bool, float | None]]) -> None:
     """Fit the question's recalibration, base rate and skill verdict on what is resolved."""
     y = np.array([bool(q.outcome(r)) for r in resolved])
-    q.base_rate = float(y.mean()) if len(y) >= 10 else None
+    # Jeffreys-smoothed: 0 of 50 is "rare", not "impossible"
+    q.base_rate = float((y.sum() + 0.5) / (len(y) + 1)) if len(y) >= 10 else None
     p = np.array([q.raw(r) for r in resolved], dtype=float)
     q.platt = Platt.fit(p, [r.unit_class for r in resolved], y)
     model_rows = [(r, pp, b) for r, pp, is_model, b in scored if is_model and b is not None]

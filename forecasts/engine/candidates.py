@@ -48,6 +48,8 @@ class Pools:
     shares: np.ndarray = field(default_factory=lambda: np.zeros(0))  # gap shares closed by open moves
     #: Lags (days) right after open frontier moves, by unit class.
     lags: dict[str, np.ndarray] = field(default_factory=dict)
+    #: Post-release lag / pre-release lag at open frontier moves, by unit class.
+    lag_ratios: dict[str, np.ndarray] = field(default_factory=dict)
 
     def get(self, unit_class: UnitClass, access: str) -> PoolStats | None:
         return self.groups.get((unit_class.value, access)) or self.groups.get(("*", access))
@@ -258,6 +260,7 @@ class Sawtooth:
 
     closed_model: Jumps = Jumps()
     lag_prior: float = 4.0
+    relative: bool = False  # draw the post-release lag as a share of the pre-release lag
     name: str = "sawtooth"
 
     def simulate(self, u: np.ndarray, unit_class: UnitClass, pool: PoolStats | None, horizon: int,

@@ -18,7 +18,10 @@ from forecasts.engine.candidates import Chase, FrontierModel, Pools, Sawtooth, b
 from forecasts.engine.history import NO_DATA, STATUS_CODE, BenchmarkHistory, Steps
 from forecasts.engine.paths import MID_MONTH_DAYS, JointPaths, benchmark_paths, future_month_days
 from forecasts.gaps import GapPoint, normalised_gap
+from forecasts.series import DAYS_PER_MONTH
 
+#: The largest post-release / pre-release lag ratio kept (a release cannot make open much further behind).
+MAX_LAG_RATIO = 1.5
 #: Months of both classes' history a benchmark needs at an origin to be forecast.
 MIN_MONTHS = 6
 #: Months of each frontier's own history behind the pooled release rates and jump sizes.
@@ -53,6 +56,19 @@ class Origin:
         keep = moved & np.isfinite(lags)
         keep[: max(0, n - window)] = False
         return lags[keep]
+
+    def lag_ratios_after_open_moves(self, window: int = POOL_WINDOW) -> np.ndarray:
+        """At each open frontier move of the last ``window`` months: the lag after it divided by the lag just
+        before it (a month's growth added to the previous month-end's lag). 0 = open caught up."""
+        n = len(self.open_u)
+        lags = self.history.monthly_lag_days[:n]
+        moved = np.zeros(n, dtype=bool)
+        moved[1:] = np.diff(self.open_u) > 0
+        before = np.full(n, np.nan)
+        before[1:] = lags[:-1] + DAYS_PER_MONTH
+        keep = moved & np.isfinite(lags) & np.isfinite(before) & (before > 0)
+        keep[: max(0, n - window)] = False
+        return np.clip(lags[keep] / before[keep], 0.0, MAX_LAG_RATIO)
 
     def gap_shares(self, window: int = POOL_WINDOW) -> np.ndarray:
         return gap_shares(self.closed_u, self.open_u, window)
@@ -96,6 +112,10 @@ def pools_at(origins: Mapping[str, Origin], window: int = POOL_WINDOW) -> Pools:
     for o in origins.values():
         by_class.setdefault(o.history.transform.unit_class.value, []).append(o.lags_after_open_moves(window))
     pools.lags = {uc: np.concatenate(parts) for uc, parts in by_class.items()}
+    ratios: dict[str, list[np.ndarray]] = {}
+    for o in origins.values():
+        ratios.setdefault(o.history.transform.unit_class.value, []).append(o.lag_ratios_after_open_moves(window))
+    pools.lag_ratios = {uc: np.concatenate(parts) for uc, parts in ratios.items()}
     return pools
 
 
@@ -144,20 +164,30 @@ def _follow(model: Sawtooth, origin: Origin, pools: Pools, closed: np.ndarray, d
     n_paths, horizon = closed.shape
     rate = model.open_rate(origin.open_u, pools.get(origin.history.transform.unit_class, "open"))
     moves = rng.random((n_paths, horizon)) < rate
-    pooled = pools.lags.get(origin.history.transform.unit_class.value, np.zeros(0))
-    lags = model.draw_lags(origin.lags_after_open_moves(), pooled, (n_paths, horizon), rng)
+    uc = origin.history.transform.unit_class.value
+    if model.relative:
+        draws = model.draw_lags(origin.lag_ratios_after_open_moves(), pools.lag_ratios.get(uc, np.zeros(0)),
+                                (n_paths, horizon), rng)
+    else:
+        draws = model.draw_lags(origin.lags_after_open_moves(), pools.lags.get(uc, np.zeros(0)),
+                                (n_paths, horizon), rng)
     cutoff_day = float(origin.cutoff.toordinal())
+    anchor = np.full(n_paths, cutoff_day - float(origin.point.lag_days or 0))  # open = closed as of this day
     now_c = float(origin.closed_steps.values[-1])
     rows = np.arange(n_paths)
     out = np.empty_like(closed)
     level = np.full(n_paths, now_o)
     for j in range(horizon):
-        when = days[j] - MID_MONTH_DAYS - lags[:, j]
+        now = days[j] - MID_MONTH_DAYS
+        lag = draws[:, j] * np.maximum(now - anchor, 0.0) if model.relative else draws[:, j]
+        when = now - lag
         past = origin.closed_steps.level_at(np.minimum(when, cutoff_day))
         k = np.searchsorted(days, when, side="right") - 1  # the last future month-end on or before `when`
         future = np.where(k >= 0, closed[rows, np.maximum(k, 0)], now_c)
         target = np.where(when <= cutoff_day, past, future)
-        level = np.where(moves[:, j] & np.isfinite(target), np.maximum(level, target), level)
+        lifted = moves[:, j] & np.isfinite(target) & (target > level)
+        level = np.where(lifted, target, level)
+        anchor = np.where(lifted, when, anchor)
         out[:, j] = level
     return out
 

@@ -15,6 +15,7 @@ by walking every published series):
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -131,19 +132,22 @@ def _q_at(state: CalibrationState, kind: str, metric: str, h: int) -> float:
 
 def _trajectory(values: np.ndarray, days: np.ndarray, state: CalibrationState, kind: str, metric: str,
                 per_unit: float, bounds: tuple[float | None, float | None]) -> list[TrajectoryPoint]:
-    out = []
-    lo_b, hi_b = bounds
-    for j in range(values.shape[1]):
-        v = values[:, j][np.isfinite(values[:, j])]
-        if not len(v):
-            break
-        lo, mid, hi = np.quantile(v, [0.1, 0.5, 0.9])
-        q = _q_at(state, kind, metric, j + 1) * per_unit
-        lo, hi = min(lo - q, mid), max(hi + q, mid)
-        clamp = [x if lo_b is None else max(lo_b, x) for x in (mid, lo, hi)]
-        mid, lo, hi = (x if hi_b is None else min(hi_b, x) for x in clamp)
-        out.append(TrajectoryPoint(pd.Timestamp(date.fromordinal(int(days[j]))), float(mid), float(lo), float(hi)))
-    return out
+    """Median and calibrated 80% band per future month, clamped to the series' bounds; the trajectory
+    stops at the first month no path has a value for (a domain whose benchmarks all saturated)."""
+    finite = np.isfinite(values).any(axis=0)
+    n = int(np.argmin(finite)) if not finite.all() else values.shape[1]
+    if n == 0:
+        return []
+    with warnings.catch_warnings():  # an all-NaN column (no path counts) stays NaN, silently
+        warnings.simplefilter("ignore", RuntimeWarning)
+        lo, mid, hi = np.nanquantile(values[:, :n], [0.1, 0.5, 0.9], axis=0)
+    q = np.array([_q_at(state, kind, metric, j + 1) for j in range(n)]) * per_unit
+    lo, hi = np.minimum(lo - q, mid), np.maximum(hi + q, mid)
+    clamp_lo = -np.inf if bounds[0] is None else bounds[0]
+    clamp_hi = np.inf if bounds[1] is None else bounds[1]
+    mid, lo, hi = (np.clip(x, clamp_lo, clamp_hi) for x in (mid, lo, hi))
+    return [TrajectoryPoint(pd.Timestamp(date.fromordinal(int(days[j]))), float(mid[j]), float(lo[j]), float(hi[j]))
+            for j in range(n)]
 
 
 def lag_trend_of(paths: JointPaths, lag_now: float) -> LagTrend:
