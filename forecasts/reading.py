@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import BinaryIO
 
-DEFAULT_MAX_INPUT_BYTES = 64 << 20
+DEFAULT_MAX_INPUT_BYTES = 16 << 20  # real canonical files and source answers are a few MB; see the README
 CHUNK_BYTES = 1 << 20
 
 

@@ -92,10 +92,15 @@ def child_exit(_server: Any, worker: Any) -> None:
     multiprocess.mark_process_dead(worker.pid)
 
 
-def serve(factory: Callable[[], Flask], *, host: str, port: int, workers: int) -> None:
-    """Serve until SIGINT/SIGTERM; gunicorn then stops its workers gracefully and this returns via SystemExit."""
+def serve(factory: Callable[[], Flask], *, host: str, port: int, workers: int, threads: int | None = None) -> None:
+    """Serve until SIGINT/SIGTERM; gunicorn then stops its workers gracefully and this returns via SystemExit.
+
+    `threads` None (what gapcast serves): gevent workers. A number: gunicorn's threaded worker with that many
+    threads instead, only for comparisons (benchmarks); it does not withstand slow clients."""
+    threaded = {} if threads is None else {"worker_class": "gthread", "threads": threads}
     GunicornServer(factory, {
         **gunicorn_options(),
+        **threaded,
         "bind": f"{host}:{port}",
         "workers": workers,
         "accesslog": None,

@@ -51,7 +51,7 @@ def assert_one_line(stderr: str, needle: str) -> None:
 def test_gapcast_load_dev_zero_is_one_clear_line_with_flat_memory(redis_url: str, tmp_path: Path) -> None:
     code, err, peak = gapcast(["load", "/dev/zero"], redis_url, tmp_path)
     assert code == 1
-    assert_one_line(err, "Error: /dev/zero: larger than 64 MiB, the most gapcast reads (GAPCAST_MAX_INPUT_BYTES)")
+    assert_one_line(err, "Error: /dev/zero: larger than 16 MiB, the most gapcast reads (GAPCAST_MAX_INPUT_BYTES)")
     assert peak < PEAK_RSS_BOUND_MIB, f"peak RSS {peak:.0f} MiB"
 
 
@@ -67,7 +67,7 @@ def test_a_large_generated_file_is_refused_before_it_is_read(redis_url: str, tmp
     before = sorted(r.keys("*"))
     code, err, peak = gapcast(["load", str(big)], redis_url, tmp_path)
     assert code == 1
-    assert_one_line(err, f"{big}: larger than 64 MiB")
+    assert_one_line(err, f"{big}: larger than 16 MiB")
     assert peak < PEAK_RSS_BOUND_MIB, f"peak RSS {peak:.0f} MiB for a 200 MB file"
     assert sorted(r.keys("*")) == before  # nothing stored
     r.close()
@@ -85,7 +85,7 @@ def test_the_limit_is_a_setting(redis_url: str, tmp_path: Path) -> None:
 
 def test_the_canonical_feed_refuses_a_device_too(redis_url: str, tmp_path: Path) -> None:
     code, err, peak = gapcast(["ingest", "canonical", "/dev/zero"], redis_url, tmp_path)
-    assert code == 1 and "pull failed" in err and "larger than 64 MiB" in err and "Traceback" not in err
+    assert code == 1 and "pull failed" in err and "larger than 16 MiB" in err and "Traceback" not in err
     assert peak < PEAK_RSS_BOUND_MIB
 
 

@@ -1,6 +1,6 @@
 """Peak memory of `gapcast load FILE` against the file's size (prints a table, asserts nothing).
 
-    .venv/bin/python tests/perf/bench_input_memory.py [--sizes-mb 1,4,16,48,200] [--limit-mb 64]
+    .venv/bin/python tests/perf/bench_input_memory.py [--sizes-mb 1,4,16,48,200] [--limit-mb 16]
 
 Starts a private redis-server in a temporary folder. For each size it writes a canonical CSV of that many
 MB (distinct new models on one benchmark) whose *last* line has an invalid score, so the whole file is read,
@@ -61,7 +61,7 @@ def run_load(target: str, redis_url: str, data_dir: Path, limit_mb: int) -> tupl
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes-mb", default="1,4,16,48,200")
-    ap.add_argument("--limit-mb", type=int, default=64)
+    ap.add_argument("--limit-mb", type=int, default=16)
     args = ap.parse_args()
     sizes = [float(s) for s in args.sizes_mb.split(",")]
     with tempfile.TemporaryDirectory() as tmp_name:
