@@ -115,6 +115,12 @@ def forecast(data_hash: str) -> str:
     return f"{APP}:forecast:{data_hash}"
 
 
+def engine_calibration(digest: str) -> str:
+    """String: JSON calibration of the forecast engine (conformal corrections, probability questions and
+    per-series backtest scores) for the history that hashes to `digest`; TTL 90 days."""
+    return f"{APP}:engine:calibration:{digest}"
+
+
 def events() -> str:
     """Stream: what changed at each refresh (new frontier, gap change, caught up, lead lost, forecast moved,
     source failing); capped at about 10,000 entries (XADD MAXLEN ~)."""

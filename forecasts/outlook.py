@@ -22,7 +22,13 @@ from forecasts.catchup import NO_LAG_TREND
 from forecasts.compute import Derived
 from forecasts.domains import Domain, load_domains
 from forecasts.engine.origin import MIN_MONTHS
-from forecasts.engine.publish import run_engine
+from forecasts.engine.publish import (
+    Calibration,
+    backtest_calibration,
+    calibration_digest,
+    histories_of,
+    run_engine,
+)
 from forecasts.forecasting import ENGINE_VERSION, data_hash
 from forecasts.model import Benchmark, Dataset
 from forecasts.published import Forecast, ForecastStatus, no_forecast
@@ -165,7 +171,10 @@ def compute(store: Store, gen: str, refs: list[SeriesRef], *, progress: Callable
     """
     if not refs:
         return 0
-    result = run_engine(store.read_dataset(gen), domains if domains is not None else load_domains())
+    domains = domains if domains is not None else load_domains()
+    data = store.read_dataset(gen)
+    only = ({r.target for r in refs if r.kind == "benchmark"}, {r.target for r in refs if r.kind == "domain"})
+    result = run_engine(data, domains, calibration=cached_calibration(store, data, domains), only=only)
     pipe = store.r.pipeline(transaction=False)
     for done, ref in enumerate(refs, start=1):
         spec = SeriesSpec(**ref.spec)
@@ -173,13 +182,29 @@ def compute(store: Store, gen: str, refs: list[SeriesRef], *, progress: Callable
         if fc is None:
             fc = no_forecast(spec, pd.Timestamp(ref.as_of).date(), ref.hash, ForecastStatus.INSUFFICIENT_DATA,
                              f"Fewer than {MIN_MONTHS} months with both classes scored: no forecast.", NO_LAG_TREND)
-        scores = result.scores.get((ref.kind, ref.target, ref.metric))
+        scores = result.calibration.scores.get((ref.kind, ref.target, ref.metric))
         _stage(pipe, store, gen, ref, replace(fc, data_hash=ref.hash), {"models": scores} if scores else None)
         if progress is not None:
             progress(done, len(refs))
     pipe.incr(keys.forecasts_version())
     pipe.execute()
     return len(refs)
+
+
+def cached_calibration(store: Store, data: Dataset, domains: Mapping[str, Domain]) -> Calibration:
+    """The engine's calibration for `data`: read from the store under its digest, else backtested and stored
+    (String JSON, TTL :data:`FORECAST_TTL_S`). A malformed stored document is recomputed, never served."""
+    histories = histories_of(data)
+    key = keys.engine_calibration(calibration_digest(histories, domains))
+    raw = store.r.get(key)
+    if raw is not None:
+        try:
+            return Calibration.from_json(json.loads(raw))
+        except (KeyError, TypeError, ValueError) as exc:
+            logger.warning("stored engine calibration %s is unreadable (%s): recomputing", key, exc)
+    cal = backtest_calibration(histories, domains)
+    store.r.set(key, json.dumps(cal.to_json(), separators=(",", ":")), ex=FORECAST_TTL_S)
+    return cal
 
 
 def _stage(pipe: Any, store: Store, gen: str, ref: SeriesRef, fc: Forecast, backtest: dict[str, Any] | None

@@ -154,6 +154,28 @@ class CalibrationState:
     conformal: dict[tuple[str, str, int], float]
     questions: dict[tuple[str, int, bool], Question]
 
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "conformal": [[k, m, h, q] for (k, m, h), q in self.conformal.items()],
+            "questions": [{"kind": q.kind, "window": q.window, "retake": q.retake, "base_rate": q.base_rate,
+                           "skilled": q.skilled, "n_skill": q.n_skill,
+                           "platt": None if q.platt is None else [list(q.platt.coef), q.platt.intercept]}
+                          for q in self.questions.values()],
+        }
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> CalibrationState:
+        """The state :meth:`to_json` wrote. Raises KeyError/TypeError/ValueError on a malformed document."""
+        conformal = {(str(k), str(m), int(h)): float(q) for k, m, h, q in doc["conformal"]}
+        questions = {}
+        for d in doc["questions"]:
+            q = Question(str(d["kind"]), int(d["window"]), bool(d["retake"]))
+            q.base_rate, q.skilled, q.n_skill = d["base_rate"], bool(d["skilled"]), int(d["n_skill"])
+            if d["platt"] is not None:
+                q.platt = Platt(tuple(float(c) for c in d["platt"][0]), float(d["platt"][1]))
+            questions[(q.kind, q.window, q.retake)] = q
+        return cls(conformal, questions)
+
     def band(self, kind: str, metric: str, h: int, lo: float, hi: float) -> tuple[float, float]:
         q = self.conformal.get((kind, metric, h))
         return (lo, hi) if q is None else (lo - q, hi + q)

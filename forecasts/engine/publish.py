@@ -15,6 +15,8 @@ by walking every published series):
 
 from __future__ import annotations
 
+import hashlib
+import json
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,7 +30,7 @@ from forecasts.catchup import CatchUp, LagTrend, LagVerdict
 from forecasts.compute import benchmark_gaps
 from forecasts.domains import Domain
 from forecasts.engine import backtest as bt
-from forecasts.engine.calibration import Calibrated, CalibrationState, calibrate, series_scores
+from forecasts.engine.calibration import CalibrationState, calibrate, series_scores
 from forecasts.engine.candidates import Chase, Flat, FrontierModel, Jumps, Sawtooth
 from forecasts.engine.history import BEHIND, LEADS, STATUS_CODE, BenchmarkHistory
 from forecasts.engine.origin import domain_state
@@ -38,6 +40,8 @@ from forecasts.model import Benchmark, Dataset
 from forecasts.published import HORIZON_MONTHS, Forecast, ForecastStatus, TrajectoryPoint
 from forecasts.series import DAYS_PER_MONTH, ModelName
 
+#: Changes whenever the engine's output would: part of every calibration digest.
+ENGINE_TAG = "engine-4.0"
 #: The frontier model each unit class publishes, chosen by the rule in :mod:`forecasts.engine.selection`
 #: (``gapcast backtest`` re-runs the rule and shows whether it still agrees).
 PUBLISHED: dict[UnitClass, FrontierModel] = {
@@ -52,28 +56,81 @@ def published_model(unit_class: UnitClass) -> FrontierModel:
 
 
 @dataclass
+class Calibration:
+    """What the published run takes from the backtest (cacheable as JSON): the calibration state and the
+    per-series backtest scores (benchmark gaps in % of scale)."""
+
+    state: CalibrationState
+    scores: dict[tuple[str, str, str], dict[str, dict[str, Any]]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"state": self.state.to_json(),
+                "scores": [[k, t, m, sc] for (k, t, m), sc in self.scores.items()]}
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> Calibration:
+        """Raises KeyError/TypeError/ValueError on a malformed document."""
+        return cls(CalibrationState.from_json(doc["state"]),
+                   {(str(k), str(t), str(m)): sc for k, t, m, sc in doc["scores"]})
+
+
+@dataclass
 class EngineResult:
-    """Published forecasts by ``(kind, target, metric)`` and the backtest they were calibrated on."""
+    """Published forecasts by ``(kind, target, metric)``, the calibration they used, and their origin."""
 
     forecasts: dict[tuple[str, str, str], Forecast]
-    calibrated: Calibrated
+    calibration: Calibration
     as_of: date | None
-    scores: dict[tuple[str, str, str], dict[str, dict[str, Any]]]  # backtest per series (benchmark gaps: % of scale)
 
 
 def histories_of(data: Dataset) -> dict[str, BenchmarkHistory]:
     return {b: h for b, g in benchmark_gaps(data).items() if (h := BenchmarkHistory.build(g)) is not None}
 
 
-def run_engine(data: Dataset, domains: Mapping[str, Domain], *, n_paths: int = bt.PUBLISHED_PATHS) -> EngineResult:
-    """Backtest, calibrate and forecast every series of ``data`` as of its newest release."""
+def backtest_calibration(histories: Mapping[str, BenchmarkHistory], domains: Mapping[str, Domain]) -> Calibration:
+    """Backtest the published engine at every cut-off and calibrate it (the slow part of a rebuild)."""
+    cal = calibrate(bt.run(histories, domains, published_model))
+    return Calibration(cal.state, series_scores(cal))
+
+
+def calibration_digest(histories: Mapping[str, BenchmarkHistory], domains: Mapping[str, Domain]) -> str:
+    """A SHA-256 (hex) of what the calibration depends on, *except the newest month*: every frontier step
+    dated before the newest data's month, the benchmarks' metadata, the domains and the engine version.
+
+    A release inside the newest month keeps the digest, so it reuses the calibration (that month's outcomes
+    join the calibration when the next month's data starts a new digest); anything older changes it."""
+    newest = max((h.gaps.data_end for h in histories.values() if h.gaps.data_end is not None), default=None)
+    before = float(date(newest.year, newest.month, 1).toordinal()) if newest else 0.0
+    parts: list[Any] = [ENGINE_TAG, newest.strftime("%Y-%m") if newest else None,
+                        [[u.value, PUBLISHED[u].name] for u in UnitClass]]
+    for b in sorted(histories):
+        h = histories[b]
+        steps = [[round(float(d), 1), repr(float(v)), repr(float(e))]
+                 for st in (h.closed_steps, h.open_steps) for d, v, e in zip(st.days, st.values, st.stderr, strict=True)
+                 if d < before]
+        parts.append([b, h.gaps.bench.to_dict(), steps])
+    for d in sorted(domains):
+        parts.append([d, [[m.benchmark, m.weight, str(m.valid_from), str(m.valid_until)] for m in domains[d].members]])
+    blob = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def run_engine(data: Dataset, domains: Mapping[str, Domain], *, calibration: Calibration | None = None,
+               only: tuple[set[str], set[str]] | None = None, n_paths: int = bt.PUBLISHED_PATHS) -> EngineResult:
+    """Forecast the series of ``data`` as of its newest release, calibrated by ``calibration`` (backtested
+    here when None). ``only = (benchmark ids, domain ids)`` limits the work to those series (a domain's member
+    benchmarks are simulated for it, and their forecasts returned too)."""
     histories = histories_of(data)
     if not histories:
-        return EngineResult({}, calibrate([]), None, {})
-    rows = bt.run(histories, domains, published_model)
-    cal = calibrate(rows)
+        return EngineResult({}, Calibration(calibrate([]).state, {}), None)
+    cal = calibration if calibration is not None else backtest_calibration(histories, domains)
     as_of = max(h.gaps.data_end for h in histories.values() if h.gaps.data_end is not None)
-    fs = bt.forecast_at(as_of, histories, domains, published_model, HORIZON_MONTHS, n_paths)
+    wanted = dict(domains)
+    needed = None
+    if only is not None:
+        wanted = {d: domains[d] for d in only[1] if d in domains}
+        needed = set(only[0]) | {b for dom in wanted.values() for b in dom.benchmark_ids}
+    fs = bt.forecast_at(as_of, histories, wanted, published_model, HORIZON_MONTHS, n_paths, only=needed)
     out: dict[tuple[str, str, str], Forecast] = {}
     for b, paths in fs.benchmark.items():
         o = fs.origins[b]
@@ -84,7 +141,7 @@ def run_engine(data: Dataset, domains: Mapping[str, Domain], *, n_paths: int = b
                        _gap_bounds(bench), bench.unit)
         out.update(_publish(b, state, paths, as_of, cal.state))
     for d, paths in fs.domain.items():
-        gap0, lag0, st0 = domain_state(domains[d], fs.domain_members[d], fs.origins)
+        gap0, lag0, st0 = domain_state(wanted[d], fs.domain_members[d], fs.origins)
         if gap0 is None:
             continue
         n = len(fs.domain_members[d])
@@ -92,7 +149,7 @@ def run_engine(data: Dataset, domains: Mapping[str, Domain], *, n_paths: int = b
                        f"aggregated from the paths of its {n} current benchmark{'s' if n != 1 else ''}",
                        (-100.0, 100.0), "% of scale")
         out.update(_publish(d, state, paths, as_of, cal.state))
-    return EngineResult(out, cal, as_of, series_scores(cal))
+    return EngineResult(out, cal, as_of)
 
 
 def _gap_bounds(bench: Benchmark) -> tuple[float | None, float | None]:
