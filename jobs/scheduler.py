@@ -83,9 +83,10 @@ class JobRunner:
                     "retry_at": retry_at.isoformat() if retry_at else ""})
         except (redis.RedisError, StoreError) as exc:  # Redis down, failing over, or a commit not replicated
             at = self.now() + timedelta(seconds=REDIS_RETRY_S)
-            logger.warning("job %s failed on Redis (%s: %s); retrying at %s", spec.name, type(exc).__name__,
-                           exc, at.isoformat())
-            if self.plan_retry and spec.every_s > REDIS_RETRY_S:  # frequent jobs simply run again soon
+            planned = self.plan_retry is not None and spec.every_s > REDIS_RETRY_S  # frequent jobs run again soon
+            logger.warning("job %s failed on Redis (%s: %s); %s", spec.name, type(exc).__name__, exc,
+                           f"retrying at {at.isoformat()}" if planned else "the next run retries")
+            if planned and self.plan_retry is not None:
                 self.plan_retry(spec, at)
             return f"failed: {type(exc).__name__}"
         except Exception as exc:  # a job failure must never stop the scheduler; the next run starts over
