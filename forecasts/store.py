@@ -266,7 +266,9 @@ class Store:
     def rollback(self) -> str | None:
         """One line when Redis serves an older generation than one committed earlier on this store (writes
         lost: an AOF cut short, a failover to a lagging replica), else None. Needs `state_dir`; the notice
-        stays ROLLBACK_NOTICE_S after the next commit. Raises redis.RedisError."""
+        stays ROLLBACK_NOTICE_S after the next commit. On first detection the store gets a new instance id, so
+        no ETag (instance, generation, forecasts counter) served before the loss is served again for other
+        content. Raises redis.RedisError."""
         mark = self._high_water()
         if not mark.get("generation"):
             return None
@@ -278,8 +280,11 @@ class Store:
             note = (f"data rolled back: Redis serves generation {gen_s or 'none'} but generation "
                     f"{mark['generation']} was committed before (writes lost); new generation ids continue "
                     f"above {mark['seq']}")
-            if mark.get("rollback") != note:
-                self._write_high_water({**mark, "rollback": note, "rollback_at": self.now().isoformat()})
+            if mark.get("rollback") != note:  # first seen: a new instance id, so no ETag served before recurs
+                fresh = uuid.uuid4().hex[:12]  # (the forecasts counter in it may have been rolled back too)
+                self.r.set(keys.instance(), fresh)
+                self._write_high_water({**mark, "instance": fresh, "rollback": note,
+                                        "rollback_at": self.now().isoformat()})
             return note
         old, at = mark.get("rollback"), mark.get("rollback_at")
         if old and at and (self.now() - datetime.fromisoformat(at)).total_seconds() < ROLLBACK_NOTICE_S:

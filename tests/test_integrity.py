@@ -487,6 +487,8 @@ def test_a_rolled_back_store_is_reported_and_never_reuses_a_generation_id_a_clie
             assert len(notes) == 1 and lost in notes[0] and kept in notes[0], notes
             ready = json.loads(request(port, "GET", "/readyz")[2])
             assert ready["status"] == "ready" and lost in ready["rollback"]
+            _, rolled, _ = request(port, "GET", "/v1/domains/math")
+            assert rolled["etag"].split(".")[0] != seen["etag"].split(".")[0], "the instance id was not renewed"
             after = load_records(store, domains, small_change(3), "csv", "3.csv").generation
             _, again, _ = request(port, "GET", "/v1/domains/math")
             ready = json.loads(request(port, "GET", "/readyz")[2])
