@@ -9,6 +9,7 @@ never refit. A reader finds a series' forecast in two lookups and sees either no
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -23,13 +24,13 @@ from forecasts.compute import Derived
 from forecasts.domains import Domain, load_domains
 from forecasts.engine.origin import MIN_MONTHS
 from forecasts.engine.publish import (
+    ENGINE_VERSION,
     Calibration,
     backtest_calibration,
     calibration_digest,
     histories_of,
     run_engine,
 )
-from forecasts.forecasting import ENGINE_VERSION, data_hash
 from forecasts.model import Benchmark, Dataset
 from forecasts.published import Forecast, ForecastStatus, no_forecast
 from forecasts.series import SeriesSpec
@@ -41,9 +42,6 @@ METRICS = ("score_gap", "lag_days")
 LAG_TIE_DAYS = 15.0  # a lag of half a month or less counts as caught up
 FORECAST_TTL_S = 90 * 24 * 3600  # forecast documents not referenced by a new generation for 90 days expire
 DOMAIN_GAP_BOUND = 100.0  # domain gaps are in % of scale: clamp forecasts to [-100, 100]
-# Results that depend on the run (a timeout, a crash) are not cached under the data hash: they are retried.
-UNCACHEABLE = {"fit_timeout", "fit_failed"}
-UNCACHEABLE_TTL_S = 3600
 
 
 @dataclass(frozen=True)
@@ -67,23 +65,18 @@ class SeriesRef:
         return keys.gen_benchmark_series(gen, self.target)
 
 
+def series_hash(points: list[dict[str, Any]], spec: SeriesSpec) -> str:
+    """A stable SHA-256 (hex) of what a series' forecast document is made from: its points (dates, gaps,
+    lags, leaders), its spec and the engine version. Equal inputs hash equally across processes."""
+    payload = {"engine": ENGINE_VERSION, "spec": asdict(spec), "points": points}
+    blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
 def doc_key(data_hash: str) -> str:
     """The Redis key of a forecast document: its series' data hash under the current engine version, so a
     new engine refits every series instead of serving documents the old one made."""
     return keys.forecast(f"e{ENGINE_VERSION}-{data_hash}")
-
-
-def history_frame(points: list[dict[str, Any]]) -> pd.DataFrame:
-    """A monthly history (index: month-end timestamps) from stored series points."""
-    idx = pd.DatetimeIndex([pd.Timestamp(p["date"]) + pd.offsets.MonthEnd(0) for p in points])
-    frame = pd.DataFrame({
-        "score_gap": [_num(p.get("score_gap")) for p in points],
-        "lag_days": [_num(p.get("lag_days")) for p in points],
-    }, index=idx)
-    closed = [_num((p.get("closed_leader") or {}).get("score")) for p in points]
-    if "margin" in (points[0] if points else {}):  # benchmark points carry the closed frontier
-        frame["closed"] = closed
-    return frame
 
 
 def benchmark_spec(bench: Benchmark, metric: str) -> SeriesSpec:
@@ -122,7 +115,7 @@ def series_refs(data: Dataset, derived: Derived, domains: dict[str, Domain]) -> 
 
 def _ref(kind: str, target: str, metric: str, points: list[dict[str, Any]], spec: SeriesSpec) -> SeriesRef:
     as_of = points[-1]["date"] if points else "1970-01-01"
-    digest = data_hash(history_frame(points), spec, as_of) if points else f"empty-{kind}-{target}-{metric}"
+    digest = series_hash(points, spec) if points else f"empty-{kind}-{target}-{metric}"
     return SeriesRef(kind, target, metric, asdict(spec), as_of, digest)
 
 
@@ -211,9 +204,5 @@ def _stage(pipe: Any, store: Store, gen: str, ref: SeriesRef, fc: Forecast, back
            ) -> None:
     doc = {"ok": True, "generation": gen, "computed_at": store.now().isoformat(), "forecast": fc.to_dict(),
            "backtest": backtest}
-    ttl = UNCACHEABLE_TTL_S if fc.status.value in UNCACHEABLE else FORECAST_TTL_S
+    ttl = FORECAST_TTL_S
     pipe.set(doc_key(ref.hash), json.dumps(doc, separators=(",", ":")), ex=ttl)
-
-
-def _num(v: Any) -> float:
-    return float("nan") if v is None else float(v)

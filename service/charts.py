@@ -45,9 +45,6 @@ STATUS_TEXT = {
     "caught_up": "Caught up",
     "no_data": "No data",
     "insufficient_data": "Not enough data for a forecast",
-    "constant_series": "Constant series: nothing to extrapolate",
-    "fit_timeout": "Prophet timed out: baseline forecast shown",
-    "fit_failed": "Prophet failed: baseline forecast shown",
 }
 
 
@@ -636,7 +633,7 @@ def catch_up_chart(forecast: dict[str, Any] | None, *, title: str) -> str:
     bars = _catch_up_bars(forecast, status, catch)
     y = svg.header() + 4
     if bars:
-        svg.text(_PAD, y + 12, _bar_caption(status), cls="subtitle", fill=MUTED)
+        svg.text(_PAD, y + 12, _bar_caption(status, catch.get("basis")), cls="subtitle", fill=MUTED)
         y = _bars(svg, y + 22, bars)
         notes = _catch_up_notes(forecast, status, catch)
         width = svg.width - 2 * _PAD
@@ -672,10 +669,11 @@ def _int_key(key: object) -> tuple[int, str]:
     return (int(s), s) if s.isdigit() else (10**9, s)
 
 
-def _bar_caption(status: str) -> str:
+def _bar_caption(status: str, basis: object = None) -> str:
+    source = "base rate of similar series" if basis == "base_rate" else "sample paths"
     if status in ("open_leads", "caught_up"):
-        return f"{STATUS_TEXT[status]}: chance closed models pull clearly ahead"
-    return "Chance open models have caught up (sample paths)"
+        return f"{STATUS_TEXT[status]}: chance closed models pull clearly ahead ({source})"
+    return f"Chance open models have caught up, 3 months running ({source})"
 
 
 def _bars(svg: _Svg, y: float, rows: Sequence[tuple[str, float, str]]) -> float:
@@ -707,7 +705,9 @@ def _catch_up_notes(forecast: dict[str, Any], status: str, catch: dict[str, Any]
     if status in ("open_leads", "caught_up"):
         return [str(forecast.get("reason") or STATUS_TEXT[status])]
     p10, p50, p90 = (_date(catch.get(k)) for k in ("p10", "p50", "p90"))
-    if p50 is not None:
+    if catch.get("basis") == "base_rate":
+        notes.append("Catch-up date: not predictable from this history")
+    elif p50 is not None:
         notes.append(f"Median catch-up: {_month_label(p50)}")
         def when(d: date | None) -> str:
             return "beyond the horizon" if d is None else _month_label(d)

@@ -108,8 +108,10 @@ class DomainCollector(Collector):
         lag = GaugeMetricFamily("gapcast_domain_lag_days", "Domain lag of open behind closed, days.", labels=["domain"])
         p50 = GaugeMetricFamily("gapcast_domain_catch_up_p50_days", "Median catch-up date, days from now.",
                                 labels=["domain"])
-        prob = GaugeMetricFamily("gapcast_domain_catch_up_probability", "P(open caught up within N months).",
-                                 labels=["domain", "within_months"])
+        prob = GaugeMetricFamily("gapcast_domain_catch_up_probability",
+                                 "P(open caught up within N months); basis: model (beat the base rate out of "
+                                 "sample) or base_rate (not predictable from the history).",
+                                 labels=["domain", "within_months", "basis"])
         forecasts = self._forecasts(gen, [r["domain"] for r in rows])
         for row in rows:
             d = row["domain"]
@@ -126,7 +128,7 @@ class DomainCollector(Collector):
             for w in CATCH_UP_WINDOWS:
                 value = (cu.get("probability_within") or {}).get(w)
                 if value is not None:
-                    prob.add_metric([d, w], value)
+                    prob.add_metric([d, w, str(cu.get("basis") or "model")], value)
         yield from (gap, lag, p50, prob)
 
     def _forecasts(self, gen: str, domains: list[str]) -> dict[str, dict[str, Any]]:

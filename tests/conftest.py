@@ -25,7 +25,8 @@ FIXED_NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--slow", action="store_true", help="also run tests marked slow (real prophet fits)")
+    parser.addoption("--slow", action="store_true",
+                     help="also run tests marked slow (real prophet, statsforecast fits)")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -82,7 +82,7 @@ def test_domains_list_has_gaps_and_forecast_headlines(api: FlaskClient) -> None:
     assert set(rows) == {"coding", "math"}
     coding = rows["coding"]
     assert coding["status"] == "open_behind" and coding["closed_leader"]["model"] == "closed-2"
-    assert coding["forecast_status"] in {"ok", "insufficient_data", "constant_series", "caught_up", "open_leads"}
+    assert coding["forecast_status"] in {"ok", "insufficient_data", "caught_up", "open_leads"}
     assert {"catch_up_p50", "p_within_6", "p_within_12", "p_within_24", "lag_verdict"} <= set(coding)
 
 

@@ -53,7 +53,7 @@ def forecast(status: str = "ok", **catch: Any) -> dict[str, Any]:
                 "probability_within": {"6": 0.04, "12": 0.21, "24": 0.55}, "never_within_horizon": 0.31,
                 "p_lead_lost_within_12": None, **catch}
     return {"target": "coding", "kind": "domain", "metric": "score_gap", "as_of": "2026-06-30",
-            "model": "linear_drift", "model_reason": "best backtest", "horizon_months": 36, "trajectory": traj,
+            "model": "sawtooth", "model_reason": "best backtest", "horizon_months": 36, "trajectory": traj,
             "catch_up": catch_up,
             "lag_trend": {"slope_days_per_year": -12.0, "lower": -40.0, "upper": 15.0, "verdict": "stable"},
             "status": status, "reason": "Open models are behind."}
@@ -229,7 +229,7 @@ def test_catch_up_bars_and_dates() -> None:
     assert len(by_class(root, "tick", "text")) == 5
 
 
-@pytest.mark.parametrize("status", ["insufficient_data", "constant_series", "weird_new_status"])
+@pytest.mark.parametrize("status", ["insufficient_data", "weird_new_status"])
 def test_catch_up_without_numbers_shows_status_and_reason(status: str) -> None:
     root = parse(catch_up_chart(no_forecast(status, "only <2> months & no more"), title="t"))
     assert not by_class(root, "bar")
@@ -245,10 +245,12 @@ def test_catch_up_when_open_leads_shows_retake_odds() -> None:
     assert "Open models lead" in text_of(by_class(root, "subtitle")[0])
 
 
-def test_catch_up_fit_timeout_keeps_baseline_numbers_and_says_so() -> None:
-    root = parse(catch_up_chart(forecast("fit_timeout"), title="t"))
-    assert len(by_class(root, "bar", "rect")) == 4
-    assert any("timed out" in text_of(e) for e in by_class(root, "note"))
+def test_catch_up_from_the_base_rate_says_it_is_not_predictable() -> None:
+    fc = forecast(basis="base_rate", p10=None, p50=None, never_within_horizon=None)
+    root = parse(catch_up_chart(fc, title="t"))
+    assert len(by_class(root, "bar", "rect")) == 3
+    assert "base rate" in text_of(by_class(root, "subtitle")[0])
+    assert any("not predictable" in text_of(e) for e in by_class(root, "note"))
 
 
 # ------------------------------------------------------------------------------------------------ empty inputs

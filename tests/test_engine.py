@@ -176,3 +176,23 @@ def test_trajectories_are_ordered_and_inside_their_bounds(published: dict[tuple[
                 assert p["lower"] >= 0
             elif kind == "domain":
                 assert p["lower"] >= -100 and p["upper"] <= 100
+
+
+# ---------------------------------------------------------------------------------- slow candidates (real fits)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["prophet", "ets"])
+def test_the_slow_candidates_give_monotone_paths_under_the_ceiling(name: str) -> None:
+    """prophet (logistic growth capped at the ceiling) and damped ETS really fit a frontier and return paths
+    that never fall below today's level nor pass the ceiling."""
+    from forecasts.engine.candidates import OPTIONAL_CANDIDATES, U_MAX_BOUNDED
+
+    tr = Transform.for_benchmark(bench())
+    levels = np.array([np.nan, 20, 20, 31, 31, 31, 45, 45, 52, 52, 60, 60, 64, 64, 70, 70, 70, 74], dtype=float)
+    u = tr.to_u(levels)
+    paths = OPTIONAL_CANDIDATES[name].simulate(u, UnitClass.BOUNDED, None, 12, 50, np.random.default_rng(2))
+    assert paths.shape == (50, 12)
+    assert (np.diff(paths, axis=1) >= -1e-12).all() and (paths >= u[-1] - 1e-12).all()
+    assert (paths <= U_MAX_BOUNDED + 1e-12).all() and tr.from_u(paths).max() <= 100.0
+    assert np.ptp(paths[:, -1]) > 0  # a real predictive spread, not a constant

@@ -40,12 +40,13 @@ from forecasts.model import Benchmark, Dataset
 from forecasts.published import HORIZON_MONTHS, Forecast, ForecastStatus, TrajectoryPoint
 from forecasts.series import DAYS_PER_MONTH, ModelName
 
-#: Changes whenever the engine's output would: part of every calibration digest.
-ENGINE_TAG = "engine-4.0"
+#: Bump when a change to the engine changes its output: forecast documents and calibrations are keyed by
+#: it, so a new engine refits everything instead of serving what the old one made.
+ENGINE_VERSION = "4"
 #: The frontier model each unit class publishes, chosen by the rule in :mod:`forecasts.engine.selection`
 #: (``gapcast backtest`` re-runs the rule and shows whether it still agrees).
 PUBLISHED: dict[UnitClass, FrontierModel] = {
-    UnitClass.BOUNDED: Sawtooth(), UnitClass.LINEAR: Sawtooth(), UnitClass.LOG: Sawtooth(),
+    UnitClass.BOUNDED: Chase(), UnitClass.LINEAR: Sawtooth(), UnitClass.LOG: Jumps(),
 }
 ALL_CANDIDATES: dict[str, FrontierModel] = {"flat": Flat(), "jumps": Jumps(), "sawtooth": Sawtooth(),
                                             "chase": Chase()}
@@ -101,7 +102,7 @@ def calibration_digest(histories: Mapping[str, BenchmarkHistory], domains: Mappi
     join the calibration when the next month's data starts a new digest); anything older changes it."""
     newest = max((h.gaps.data_end for h in histories.values() if h.gaps.data_end is not None), default=None)
     before = float(date(newest.year, newest.month, 1).toordinal()) if newest else 0.0
-    parts: list[Any] = [ENGINE_TAG, newest.strftime("%Y-%m") if newest else None,
+    parts: list[Any] = [ENGINE_VERSION, newest.strftime("%Y-%m") if newest else None,
                         [[u.value, PUBLISHED[u].name] for u in UnitClass]]
     for b in sorted(histories):
         h = histories[b]

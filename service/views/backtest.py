@@ -22,7 +22,7 @@ COLUMNS = ("series", "kind", "target", "metric", "published_model", "model", "ma
 @bp.arguments(FormatQuery(), location="query", as_kwargs=True, error_status_code=400)
 @bp.response(200, description="Per series and model: MAE at 3/6/12 months, 80% coverage, pairs.")
 def backtest(format: str) -> Response:
-    """How each model (prophet, last_value, linear_drift, constant_lag, and the published choice) did."""
+    """How the published forecast and the random walk (`last_value`) did in the backtest, per series."""
     gen, tag = current()
     if etag_matches(tag):
         return not_modified(tag)

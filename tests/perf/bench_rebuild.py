@@ -21,12 +21,13 @@ import json
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import redis
 
 from forecasts import outlook
-from forecasts.domains import load_domains
+from forecasts.domains import Domain, load_domains
 from forecasts.ingest import load_records, load_snapshot
 from forecasts.redis_server import EmbeddedRedis
 from forecasts.snapshot import bundled_bytes
@@ -36,10 +37,28 @@ RELEASE = [{"model": "bench-open-model", "organization": "BenchOrg", "release_da
             "access": "open", "benchmark": "epoch-gpqa-diamond", "score": 61.5}]
 
 
-def timed(fn: object) -> float:
+def timed(fn: Callable[[], object]) -> float:
     start = time.perf_counter()
-    fn()  # type: ignore[operator]
+    fn()
     return time.perf_counter() - start
+
+
+def one_run(client: redis.Redis, domains: dict[str, Domain]) -> tuple[dict[str, float], list[int], int]:
+    """Time a bare load, a full rebuild and one changed benchmark's refit on an empty database."""
+    client.flushdb()
+    store = Store(client)
+    times = {"load_s": timed(lambda: load_snapshot(store, domains, bundled_bytes(), "bench"))}
+    gen = store.require_generation()
+    refs = outlook.pending(store, gen)
+    times["full_rebuild_s"] = timed(lambda: outlook.compute(store, gen, refs, domains=domains))
+    pending = [len(outlook.pending(store, gen))]
+    load_snapshot(store, domains, bundled_bytes(), "bench again")
+    pending.append(len(outlook.pending(store, store.require_generation())))
+    load_records(store, domains, json.dumps(RELEASE).encode(), "json", "bench release")
+    gen2 = store.require_generation()
+    times["one_benchmark_s"] = timed(lambda: outlook.compute(store, gen2, outlook.pending(store, gen2),
+                                                             domains=domains))
+    return times, pending, len(refs)
 
 
 def main() -> None:
@@ -53,23 +72,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, EmbeddedRedis(Path(tmp)) as server:
         client = redis.Redis.from_url(server.url)
         for _ in range(args.repeat):
-            client.flushdb()
-            store = Store(client)
-            figures["load_s"].append(timed(lambda: load_snapshot(store, domains, bundled_bytes(), "bench")))
-            gen = store.require_generation()
-            refs = outlook.pending(store, gen)
-            series = len(refs)
-            figures["full_rebuild_s"].append(timed(lambda: outlook.compute(store, gen, refs, domains=domains)))
-            pending_after.append(len(outlook.pending(store, gen)))
-            load_snapshot(store, domains, bundled_bytes(), "bench again")
-            pending_after.append(len(outlook.pending(store, store.require_generation())))
-            raw = json.dumps(RELEASE).encode()
-            load_records(store, domains, raw, "json", "bench release")
-            gen2 = store.require_generation()
-
-            def refit() -> None:
-                outlook.compute(store, gen2, outlook.pending(store, gen2), domains=domains)
-            figures["one_benchmark_s"].append(timed(refit))
+            times, pending, series = one_run(client, domains)
+            pending_after += pending
+            for k, v in times.items():
+                figures[k].append(v)
     med = {k: statistics.median(v) for k, v in figures.items()}
     print(f"series forecast: {series}")
     for k, v in med.items():

@@ -61,7 +61,7 @@ def synthetic_forecast(last: date = date(2026, 6, 30)) -> dict[str, Any]:
     traj = [{"date": d, "yhat": 8 - 0.2 * i, "lower": 8 - 0.2 * i - 2 - 0.6 * i, "upper": 8 - 0.2 * i + 2 + 0.6 * i}
             for i, d in enumerate(days)]
     return {"target": "coding", "kind": "domain", "metric": "score_gap", "as_of": last.isoformat(),
-            "model": "linear_drift", "horizon_months": 36, "trajectory": traj,
+            "model": "sawtooth", "horizon_months": 36, "trajectory": traj,
             "catch_up": {"p10": days[8], "p50": days[20], "p90": None,
                          "probability_within": {"6": 0.04, "12": 0.21, "24": 0.55}, "never_within_horizon": 0.31},
             "lag_trend": {"slope_days_per_year": -12.0, "lower": -40.0, "upper": 15.0, "verdict": "stable"},
