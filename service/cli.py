@@ -164,7 +164,7 @@ def up(app: App, host: str, port: int, workers: int) -> None:
 @pass_app
 def api(app: App, host: str, port: int, workers: int) -> None:
     """Serve only the API and dashboard (no loading, no scheduler). For production run gunicorn
-    directly: gunicorn -w 2 'service:create_app()' (see the README)."""
+    directly with the same settings: gunicorn -c python:service.gunicorn_conf 'service:create_app()'."""
     with _errors(), app.redis_url() as url:
         _serve(app, url, host, port, workers)
 
