@@ -58,7 +58,7 @@ def test_a_non_ascii_api_key_is_refused_and_a_short_one_is_fine() -> None:
 def test_a_token_file_that_is_not_text_is_one_line(tmp_path: Path) -> None:
     path = tmp_path / "token"
     path.write_bytes(b"\xff\xfe\x00t\x00o\x00k")
-    with pytest.raises(SettingsError, match="GAPCAST_ADMIN_TOKEN_FILE: .* is not UTF-8 text"):
+    with pytest.raises(SettingsError, match=r"GAPCAST_ADMIN_TOKEN_FILE: .* is not UTF-8 text"):
         Settings.from_env({"GAPCAST_ADMIN_TOKEN_FILE": str(path)})
 
 
