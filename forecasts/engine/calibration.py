@@ -1,8 +1,9 @@
 """Turn backtest rows into calibrated answers, honestly: at each cut-off only rows resolved by then count.
 
 - **Intervals.** The paths' 10-90% band is widened (or narrowed) by the conformal correction of earlier
-  cut-offs (conformalized quantile regression): the 80% quantile of ``max(lo - y, y - hi)`` over rows of the
-  same kind, metric and horizon whose outcome was known at the cut-off. Too few such rows: the raw band.
+  cut-offs (normalised conformalized quantile regression): the 80% quantile of ``max(lo - y, y - hi) / width``
+  over rows of the same kind, metric and horizon whose outcome was known at the cut-off, applied in widths
+  of each band (:func:`widen`). Too few such rows: the raw band.
 - **Catch-up probabilities.** The paths' P(caught up within N months) is recalibrated by a logistic fit
   (Platt scaling, with the benchmark's unit class as a covariate) on the resolved rows, and *published only
   when* the recalibrated probabilities of earlier cut-offs scored a lower Brier score than the base rate
@@ -50,11 +51,25 @@ def conformal_q(scores: np.ndarray) -> float:
     return float(np.quantile(scores, min(1.0, COVERAGE * (1 + 1 / n)), method="higher"))
 
 
-def _nonconformity(row: Row, key: tuple[str, int]) -> float | None:
-    a, f = row.actual.get(key), row.forecast.get(key)
+#: The smallest band width a correction scales (lag: days; gap: % of scale): a band of width 0 (every path
+#: agrees) still gets a correction when such bands miss.
+MIN_WIDTH = {"lag_days": 15.0, "score_gap": 1.0}
+
+
+def widen(lo: np.ndarray, mid: np.ndarray, hi: np.ndarray, q: float | np.ndarray, min_width: float
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """The band ``[lo, hi]`` corrected by ``q`` widths (``q < 0`` narrows it), never excluding ``mid``."""
+    width = np.maximum(np.asarray(hi) - np.asarray(lo), min_width)
+    return np.minimum(lo - q * width, mid), np.maximum(hi + q * width, mid)
+
+
+def _nonconformity(row: Row, metric: str, h: int) -> float | None:
+    """How far outside the raw band the outcome fell, in band widths (negative inside it): the band's
+    normalised conformity score, so that wide and narrow bands pool."""
+    a, f = row.actual.get((metric, h)), row.forecast.get((metric, h))
     if a is None or f is None:
         return None
-    return max(f[1] - a, a - f[2])
+    return max(f[1] - a, a - f[2]) / max(f[2] - f[1], MIN_WIDTH[metric])
 
 
 # ---------------------------------------------------------------------------------------------- probability
@@ -176,10 +191,6 @@ class CalibrationState:
             questions[(q.kind, q.window, q.retake)] = q
         return cls(conformal, questions)
 
-    def band(self, kind: str, metric: str, h: int, lo: float, hi: float) -> tuple[float, float]:
-        q = self.conformal.get((kind, metric, h))
-        return (lo, hi) if q is None else (lo - q, hi + q)
-
     def probability(self, kind: str, window: int, retake: bool, raw: float, unit_class: str
                     ) -> tuple[float | None, bool]:
         q = self.questions.get((kind, window, retake))
@@ -230,8 +241,9 @@ def calibrate(rows: list[Row]) -> Calibrated:
                         continue
                     s = known.get((r.kind, metric, h))
                     qv = conformal_q(s) if s is not None and len(s) >= MIN_ROWS else 0.0
-                    bands[(i, metric, h)] = (f[1] - qv, f[2] + qv)
-                    e = _nonconformity(r, (metric, h))
+                    lo, hi = widen(np.array(f[1]), np.array(f[0]), np.array(f[2]), qv, MIN_WIDTH[metric])
+                    bands[(i, metric, h)] = (float(lo), float(hi))
+                    e = _nonconformity(r, metric, h)
                     if e is not None:
                         scores[(r.kind, metric, h)].append((months_after(c, h), e))
             for (_, w, rt), q in questions.items():

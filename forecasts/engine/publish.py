@@ -30,7 +30,7 @@ from forecasts.catchup import CatchUp, LagTrend, LagVerdict
 from forecasts.compute import benchmark_gaps
 from forecasts.domains import Domain
 from forecasts.engine import backtest as bt
-from forecasts.engine.calibration import CalibrationState, calibrate, series_scores
+from forecasts.engine.calibration import MIN_WIDTH, CalibrationState, calibrate, series_scores, widen
 from forecasts.engine.candidates import Chase, Flat, FrontierModel, Jumps, Sawtooth
 from forecasts.engine.history import BEHIND, LEADS, STATUS_CODE, BenchmarkHistory
 from forecasts.engine.origin import domain_state
@@ -199,8 +199,8 @@ def _trajectory(values: np.ndarray, days: np.ndarray, state: CalibrationState, k
     with warnings.catch_warnings():  # an all-NaN column (no path counts) stays NaN, silently
         warnings.simplefilter("ignore", RuntimeWarning)
         lo, mid, hi = np.nanquantile(values[:, :n], [0.1, 0.5, 0.9], axis=0)
-    q = np.array([_q_at(state, kind, metric, j + 1) for j in range(n)]) * per_unit
-    lo, hi = np.minimum(lo - q, mid), np.maximum(hi + q, mid)
+    q = np.array([_q_at(state, kind, metric, j + 1) for j in range(n)])
+    lo, hi = widen(lo, mid, hi, q, MIN_WIDTH[metric] * per_unit)
     clamp_lo = -np.inf if bounds[0] is None else bounds[0]
     clamp_hi = np.inf if bounds[1] is None else bounds[1]
     mid, lo, hi = (np.clip(x, clamp_lo, clamp_hi) for x in (mid, lo, hi))
