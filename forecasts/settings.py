@@ -16,7 +16,7 @@ from typing import Any
 
 import platformdirs
 
-from forecasts.reading import DEFAULT_MAX_INPUT_BYTES
+from forecasts.reading import DEFAULT_MAX_INPUT_BYTES, InputTooLarge, read_file
 from forecasts.redis_urls import check_url
 
 PREFIX = "GAPCAST_"
@@ -257,11 +257,16 @@ def _read_secret_file(env: str, environ: Mapping[str, str]) -> str | None:
         return None
     try:
         # utf-8-sig: editors on Windows save a BOM, which strip() keeps and which then never matches
-        return Path(path).read_text(encoding="utf-8-sig").strip()
+        return read_file(Path(path), SECRET_FILE_MAX_BYTES).decode("utf-8-sig").strip()
+    except InputTooLarge:  # e.g. /dev/zero named by mistake: one line, not a MemoryError
+        raise SettingsError(f"{env}_FILE: {path} is larger than {SECRET_FILE_MAX_BYTES} bytes, not a secret") from None
     except OSError as exc:
         raise SettingsError(f"{env}_FILE: cannot read {path} ({exc.strerror})") from None
     except UnicodeDecodeError:
         raise SettingsError(f"{env}_FILE: {path} is not UTF-8 text") from None
+
+
+SECRET_FILE_MAX_BYTES = 64 * 1024
 
 
 def redact_url(url: str) -> str:

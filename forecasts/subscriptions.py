@@ -23,6 +23,8 @@ from urllib.parse import urlsplit
 
 from forecasts import keys
 from forecasts.events import EventKind
+from forecasts.reading import read_file
+from forecasts.settings import SECRET_FILE_MAX_BYTES
 from forecasts.store import Store
 
 KINDS = ("slack", "discord", "teams", "webhook")
@@ -319,8 +321,8 @@ def load_file(path: Path, *, allow_private: bool, environ: dict[str, str] | None
     Raises SubscriptionError naming the entry and field."""
     env = os.environ if environ is None else environ
     try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+        doc = tomllib.loads(read_file(path).decode("utf-8"))  # bounded: a device or a huge file is refused
+    except (OSError, ValueError) as exc:  # ValueError: TOMLDecodeError, UnicodeDecodeError, InputTooLarge
         raise SubscriptionError([{"field": str(path), "message": f"cannot read: {exc}"}]) from None
     out = []
     for i, entry in enumerate(doc.get("subscription", [])):
@@ -346,9 +348,11 @@ def _indirect(entry: dict[str, Any], name: str, env: Any, where: str) -> str | N
             raise SubscriptionError([{"field": f"{where}.{name}_env", "message": "environment variable is not set"}])
         return str(value)
     if f"{name}_file" in entry:
-        try:
-            return Path(entry[f"{name}_file"]).read_text(encoding="utf-8").strip()
+        try:  # like secret files: bounded, BOM dropped
+            return read_file(Path(entry[f"{name}_file"]), SECRET_FILE_MAX_BYTES).decode("utf-8-sig").strip()
         except OSError as exc:
             raise SubscriptionError([{"field": f"{where}.{name}_file", "message": f"cannot read ({exc.strerror})"}]) \
                 from None
+        except ValueError as exc:  # InputTooLarge, UnicodeDecodeError
+            raise SubscriptionError([{"field": f"{where}.{name}_file", "message": f"cannot read: {exc}"}]) from None
     return None

@@ -19,8 +19,10 @@ from pathlib import Path
 import pytest
 import redis
 
+from forecasts import subscriptions
 from forecasts.reading import DEFAULT_MAX_INPUT_BYTES, InputTooLarge, read_file
 from forecasts.settings import Settings, SettingsError
+from forecasts.subscriptions import SubscriptionError
 from jobs.http import Http, PullFailed
 
 BIN = Path(sys.executable).parent
@@ -142,3 +144,12 @@ def test_an_endless_source_answer_is_refused_at_the_cap(endless: str) -> None:
     with pytest.raises(PullFailed) as err:
         Http(timeout_s=60, max_bytes=4 << 20).get(endless)
     assert err.value.reason == "too_large" and "larger than 4 MiB" in err.value.message
+
+
+def test_a_subscriptions_file_or_a_url_file_that_is_a_device_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(SubscriptionError, match="larger than 16 MiB"):
+        subscriptions.load_file(Path("/dev/zero"), allow_private=True)
+    conf = tmp_path / "subs.toml"
+    conf.write_text('[[subscription]]\nid = "x"\nkind = "slack"\nurl_file = "/dev/zero"\n')
+    with pytest.raises(SubscriptionError, match=r"subscription\[0\]\.url_file.*larger than 64 KiB"):
+        subscriptions.load_file(conf, allow_private=True)

@@ -105,3 +105,8 @@ def test_an_existing_world_readable_data_folder_is_made_private(tmp_path: Path, 
     assert mode(data) == 0o755
     with EmbeddedRedis(data):
         assert mode(data) == 0o700
+
+
+def test_a_secret_file_that_is_a_device_is_one_line_not_a_memory_error() -> None:
+    with pytest.raises(SettingsError, match="GAPCAST_ADMIN_TOKEN_FILE: /dev/zero is larger than 65536 bytes"):
+        Settings.from_env({"GAPCAST_ADMIN_TOKEN_FILE": "/dev/zero"})
