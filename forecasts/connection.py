@@ -10,6 +10,7 @@ MULTI/EXEC (a generation commit) is never retried by redis-py: it fails and its 
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any, TypeVar
@@ -38,26 +39,35 @@ class RedisUnavailable(RuntimeError):
 
 
 class Reconnect(Retry):
-    """redis-py's Retry, except that bad credentials fail at once (retrying them only delays the error)."""
+    """redis-py's Retry, bounded in time as well as in attempts: no new attempt starts once `budget_s` seconds
+    went by (attempts that time out would otherwise add a socket timeout each), and bad credentials fail at
+    once (retrying them only delays the error)."""
+
+    def __init__(self, budget_s: float, retries: int) -> None:
+        super().__init__(EqualJitterBackoff(cap=RETRY_CAP_S, base=RETRY_BASE_S), retries,
+                         supported_errors=(redis.ConnectionError, redis.TimeoutError))
+        self.budget_s = budget_s
 
     def call_with_retry(self, do: Callable[[], T], fail: Callable[..., Any],
                         is_retryable: Callable[[Exception], bool] | None = None,
                         with_failure_count: bool = False) -> T:
+        started = time.monotonic()
+
         def retryable(error: Exception) -> bool:
-            return not isinstance(error, _FINAL_ERRORS) and (is_retryable is None or is_retryable(error))
+            return (not isinstance(error, _FINAL_ERRORS) and time.monotonic() - started < self.budget_s
+                    and (is_retryable is None or is_retryable(error)))
         return super().call_with_retry(do, fail, retryable, with_failure_count)
 
 
 def retry_policy(budget_s: float) -> Retry:
-    """A redis-py Retry on connection and timeout errors whose backoffs add up to about `budget_s` seconds
-    (each attempt may also spend up to the socket timeout)."""
+    """A redis-py Retry on connection and timeout errors for about `budget_s` seconds: as many attempts as
+    backoffs fit in it, and none started after it (the last attempt may add one socket timeout)."""
     retries, total, step = 0, 0.0, RETRY_BASE_S
     while total < budget_s:
         total += min(step, RETRY_CAP_S)
         step *= 2
         retries += 1
-    return Reconnect(EqualJitterBackoff(cap=RETRY_CAP_S, base=RETRY_BASE_S), retries,
-                     supported_errors=(redis.ConnectionError, redis.TimeoutError))
+    return Reconnect(budget_s, retries)
 
 
 def min_replicas(url: str, settings: Settings) -> int:

@@ -141,8 +141,8 @@ class Settings:
         5.0, parse=_positive_float, help="Seconds before a Redis command or connection attempt gives up.")
     redis_retry_s: float = setting(
         2.0, parse=_positive_float,
-        help="Seconds of backoff a Redis command spends reconnecting (a server restart, a failover) before it "
-             "fails; API requests use at most 0.3 s.")
+        help="Seconds a Redis command keeps reconnecting (a server restart, a failover) before it fails; "
+             "API requests use at most 0.3 s.")
     redis_sentinel_password: str | None = setting(
         parse=_optional_str, secret=True, help="Password of the Redis Sentinels themselves (Sentinel URLs only).")
     redis_min_replicas: int | None = setting(
