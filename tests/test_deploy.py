@@ -488,7 +488,7 @@ def exposition(redis_server: Any) -> Iterator[str]:
     client.flushdb()
     store = Store(client, now=lambda: FIXED_NOW)
     gen = load_snapshot(store, parse_domains(SMALL_DOMAINS, "test"), small_snapshot_bytes(), "test").generation
-    outlook.compute(store, gen, outlook.pending(store, gen), workers=1)
+    outlook.compute(store, gen, outlook.pending(store, gen), domains=parse_domains(SMALL_DOMAINS, "test"))
     source_status.record_success(store, "epoch-hub", accepted=9, rejected=1, validators={}, not_modified=False,
                                  generation=gen)
     api = create_app(Settings(redis_url="unused://"), client=client, config={"TESTING": True}).test_client()

@@ -122,7 +122,7 @@ def read_db(redis_server: Any) -> Iterator[redis.Redis]:
     client.flushdb()
     store = Store(client, now=lambda: FIXED_NOW)
     gen = load_snapshot(store, parse_domains(SMALL_DOMAINS, "test"), small_snapshot_bytes(), "test").generation
-    outlook.compute(store, gen, outlook.pending(store, gen), workers=1)
+    outlook.compute(store, gen, outlook.pending(store, gen), domains=parse_domains(SMALL_DOMAINS, "test"))
     yield client
     client.flushdb()
     client.close()
