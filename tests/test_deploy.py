@@ -509,9 +509,12 @@ def test_every_dashboard_metric_is_exported(dashboard: dict[str, Any], expositio
             seen = set().union(*(labels.get(n, set()) for n in promql_metric_names(target["expr"])))
             used = set(re.findall(r"\{\{\s*(\w+)\s*\}\}", target.get("legendFormat", "")))
             assert not seen or used <= seen, f"{panel['title']}: legend labels {used - seen} not on its metrics"
-    windows = {s.labels["within_months"] for f in text_string_to_metric_families(exposition)
-               if f.name == "gapcast_domain_catch_up_probability" for s in f.samples}
-    assert "12" in windows
+    families = {f.name: f for f in text_string_to_metric_families(exposition)}
+    # declared even when no probability is known yet (the small data has too little history for a base rate)
+    assert "gapcast_domain_catch_up_probability" in families
+    for sample in families["gapcast_domain_catch_up_probability"].samples:
+        assert set(sample.labels) == {"domain", "within_months", "basis"}
+        assert sample.labels["basis"] in {"model", "base_rate"}
 
 
 def test_the_alert_delivery_metric_is_exported(exposition: str) -> None:
