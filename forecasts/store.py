@@ -366,7 +366,9 @@ class GenerationWriter:
         self.store = store
         self.gen = gen
         self.parent = parent
-        self._pipe = store.r.pipeline(transaction=False)
+        # MULTI/EXEC: a writer killed while its (large) batch is on the wire leaves nothing, never a key
+        # without its pending TTL (a partial batch never reaches EXEC, so Redis discards it)
+        self._pipe = store.r.pipeline(transaction=True)
         self._keys: list[str] = []
 
     def _track(self, key: str) -> None:
