@@ -144,6 +144,10 @@ class Jumps:
         return _bounded(level + np.cumsum(np.where(moves, sizes, 0.0), axis=1), unit_class)
 
 
+#: Fewer months than this and damped ETS (5 parameters) is not fitted: the frontier stays flat.
+ETS_MIN_MONTHS = 10
+
+
 @dataclass(frozen=True)
 class DampedETS:
     """Damped-trend ETS (statsforecast ``AutoETS(model="AAN", damped=True)``) on ``u``; paths share one
@@ -157,9 +161,12 @@ class DampedETS:
 
         y = u[np.isfinite(u)]
         level = float(y[-1])
-        if len(y) < 6 or np.ptp(y) == 0:
+        if len(y) < ETS_MIN_MONTHS or np.ptp(y) == 0:
             return np.full((n_paths, horizon), level)
-        fc = AutoETS(model="AAN", damped=True).forecast(y=y.astype(float), h=horizon, level=[80])
+        try:
+            fc = AutoETS(model="AAN", damped=True).forecast(y=y.astype(float), h=horizon, level=[80])
+        except NotImplementedError:  # statsforecast refuses "tiny datasets" for the 5 parameters: no move
+            return np.full((n_paths, horizon), level)
         mean, hi = np.asarray(fc["mean"]), np.asarray(fc["hi-80"])
         sd = np.maximum((hi - mean) / 1.2815515655446004, 0.0)
         z = rng.standard_normal((n_paths, 1))
