@@ -52,3 +52,4 @@ class ModelName(StrEnum):
     JUMPS = "jumps"
     SAWTOOTH = "sawtooth"
     CHASE = "chase"
+    AGGREGATED = "aggregated"  # a domain: its member benchmarks' paths, each from its own model

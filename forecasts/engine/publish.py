@@ -1,6 +1,6 @@
 """The published answers of engine 4: every benchmark and domain forecast from one set of joint paths.
 
-:func:`run_engine` backtests the engine on the dataset (for the calibration), then forecasts every series
+:func:`run_engine` takes a calibration (backtested here, or one the store kept), then forecasts every series
 from the newest data, and derives per series the score-gap and lag trajectories (median, calibrated 80%
 band), the lag trend and one catch-up answer shared by both metrics. The rules every answer obeys (tested
 by walking every published series):
@@ -43,7 +43,7 @@ from forecasts.series import DAYS_PER_MONTH, ModelName
 #: Bump when a change to the engine changes its output: forecast documents and calibrations are keyed by
 #: it, so a new engine refits everything instead of serving what the old one made.
 ENGINE_VERSION = "4"
-#: The frontier model each unit class publishes, chosen by the rule in :mod:`forecasts.engine.selection`
+#: The frontier model each unit class publishes, chosen by the rule in :mod:`forecasts.engine.report`
 #: (``gapcast backtest`` re-runs the rule and shows whether it still agrees).
 PUBLISHED: dict[UnitClass, FrontierModel] = {
     UnitClass.BOUNDED: Chase(), UnitClass.LINEAR: Sawtooth(), UnitClass.LOG: Jumps(),
@@ -228,7 +228,7 @@ def _publish(target: str, st: _State, paths: JointPaths, as_of: date, cal: Calib
     lag_traj = _trajectory(paths.lag, paths.days, cal, st.kind, "lag_days", 1.0, (0.0, None))
     trend = lag_trend_of(paths, st.lag)
     catch, status, reason = _catch_up(st, paths, cal, trend)
-    enum = ModelName(st.model) if st.kind == "benchmark" else ModelName.SAWTOOTH
+    enum = ModelName(st.model) if st.kind == "benchmark" else ModelName.AGGREGATED
     model_reason = (f"{st.model}: joint sample paths of the closed and open frontiers (engine 4); "
                     f"80% bands calibrated on earlier cut-offs' errors")
     common: dict[str, Any] = {"target": target, "kind": st.kind, "as_of": as_of, "model": enum,
