@@ -1,13 +1,13 @@
 """From a new release appearing at a source to updated forecasts for its domain (prints figures, asserts nothing
 about time). Target: within 10 s on 2 cores.
 
-    /work/venv/bin/python tests/perf/bench_release.py [--repeats 3] [--workers N]
+    python tests/perf/bench_release.py [--repeats 3]
 
 Starts a private redis-server in a temporary folder, loads the bundled snapshot and computes every forecast
 once (not timed against the target). Then, per repeat, a local HTTP server (http.server, loopback) serves a
 canonical CSV with one new open model scoring above the closed frontier on a benchmark of the `coding` domain,
 and it times: the pull (`run_pull` with `CanonicalFeed`: fetch, validate, commit a new generation), the refit
-of what the new generation left pending (`forecast_pending`, worker pool start-up included, as in the
+of what the new generation left pending (`forecast_pending`, with the stored engine calibration, as in the
 scheduler's forecast job), and reading the coding domain's new forecast. Each repeat uses another model (and
 another coding benchmark where there is one). The median total is compared with the target.
 
@@ -116,8 +116,8 @@ def coding_targets(store: Store, domains: dict[str, Domain]) -> list[tuple[str, 
     return out
 
 
-def one_release(store: Store, domains: dict[str, Domain], feed: Feed, i: int, target: tuple[str, float, float],
-                workers: int | None) -> Run:
+def one_release(store: Store, domains: dict[str, Domain], feed: Feed, i: int, target: tuple[str, float, float]
+                ) -> Run:
     bench_id, closed_best, score = target
     model = f"Bench Open {i} ({datetime.now(UTC):%H%M%S})"
     today = datetime.now(UTC).date().isoformat()
@@ -132,7 +132,7 @@ def one_release(store: Store, domains: dict[str, Domain], feed: Feed, i: int, ta
     gen = out.result.generation
     assert gen != before and store.current_generation() == gen
     pending = outlook.pending(store, gen)
-    refit = forecast_pending(store, workers=workers)
+    refit = forecast_pending(store, domains=domains)
     t2 = time.perf_counter()
     doc = outlook.read_forecast_dict(store, gen, "domain", DOMAIN, "score_gap")
     t3 = time.perf_counter()
@@ -145,7 +145,6 @@ def one_release(store: Store, domains: dict[str, Domain], feed: Feed, i: int, ta
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=None, help="forecast worker processes (default: cores)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="gapcast-bench-") as tmp:
@@ -160,7 +159,7 @@ def main() -> None:
             print(f"setup: bundled snapshot loaded in {time.perf_counter() - t:.2f} s "
                   f"(generation {loaded.generation}, {loaded.benchmarks} benchmarks)")
             t = time.perf_counter()
-            n = forecast_pending(store, workers=args.workers)
+            n = forecast_pending(store, domains=domains)
             print(f"setup: {n} forecasts computed in {time.perf_counter() - t:.1f} s (not part of the target)")
             targets = coding_targets(store, domains)
             if not targets:
@@ -168,7 +167,7 @@ def main() -> None:
             runs = []
             with Feed().running() as feed:
                 for i in range(args.repeats):
-                    run = one_release(store, domains, feed, i + 1, targets[i % len(targets)], args.workers)
+                    run = one_release(store, domains, feed, i + 1, targets[i % len(targets)])
                     runs.append(run)
                     print(f"run {i + 1}: {run.model!r} scores {run.score:g} on {run.benchmark} (closed frontier "
                           f"{run.closed_frontier:g}): pull+commit {run.pull_s:.2f} s, forecasts {run.forecast_s:.2f} "
