@@ -670,10 +670,10 @@ def _int_key(key: object) -> tuple[int, str]:
 
 
 def _bar_caption(status: str, basis: object = None) -> str:
-    source = "base rate of similar series" if basis == "base_rate" else "sample paths"
+    source = "base rate" if basis == "base_rate" else "sample paths"
     if status in ("open_leads", "caught_up"):
-        return f"{STATUS_TEXT[status]}: chance closed models pull clearly ahead ({source})"
-    return f"Chance open models have caught up, 3 months running ({source})"
+        return f"{STATUS_TEXT[status]}: P(closed pulls ahead), {source}"
+    return f"P(open caught up 3 months running), {source}"
 
 
 def _bars(svg: _Svg, y: float, rows: Sequence[tuple[str, float, str]]) -> float:
