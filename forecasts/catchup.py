@@ -30,7 +30,8 @@ class CatchUp:
     p_lead_lost_within_12: float | None = None
     p_lead_lost_within_6: float | None = None
     #: Engine 4: whether the probabilities come from a model that beat the base rate out of sample
-    #: (``model``), or are the base rate because the history does not predict this (``base_rate``).
+    #: (``model``), are the base rate because the history does not predict this (``base_rate``), or are not
+    #: asked because the benchmark is saturated (``saturated``).
     basis: str | None = None
 
     def to_dict(self) -> dict[str, Any]:

@@ -153,6 +153,10 @@ def test_no_published_answer_contradicts_another(published: dict[tuple[str, str,
             assert fc[key] == other[key], f"{where}: one catch-up answer per series ({key})"
         cu = fc["catch_up"]
         dated = any(cu[k] is not None for k in ("p10", "p50", "p90"))
+        if cu["basis"] == "saturated":
+            assert kind == "benchmark" and "saturated" in fc["reason"], where
+            assert not dated and all(p is None for p in cu["probability_within"].values()), where
+            continue
         if fc["status"] in {"caught_up", "open_leads"}:
             assert all(p is None for p in cu["probability_within"].values()), where
             assert not dated, where

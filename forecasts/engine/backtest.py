@@ -227,6 +227,9 @@ def run(histories: Mapping[str, BenchmarkHistory], domains: Mapping[str, Domain]
             row = Row("benchmark", b, c, o.history.transform.unit_class.value, half_of(b), STATUS_CODE[pt.status],
                       100.0 * (pt.score_gap or 0.0) / o.history.gaps.bench.scale, float(pt.lag_days or 0))
             summarise(p, functools.partial(normalised_gap_array, origin=o), row)
+            if pt.saturated:  # no catch-up or lead question on a saturated benchmark (as published)
+                row.p_catch.clear()
+                row.p_retake.clear()
             realised(row, bench_real[b], ahead)
             rows.append(row)
         for d, p in fs.domain.items():

@@ -29,6 +29,9 @@ from forecasts.engine.backtest import HORIZONS, METRICS, RETAKE_WINDOWS, WINDOWS
 
 #: Resolved rows a kind needs before a conformal correction, a recalibration or a skill verdict is made.
 MIN_ROWS = 30
+#: Months of the newest resolved cut-offs the base rate is taken from, and how many rows it needs.
+BASE_RATE_MONTHS = 12
+MIN_BASE_ROWS = 10
 #: Resolved rows of each outcome (caught up / not) a skill verdict needs.
 MIN_EACH_OUTCOME = 5
 COVERAGE = 0.8
@@ -117,7 +120,9 @@ class Question:
     n_skill: int = 0
 
     def applies(self, row: Row) -> bool:
-        return row.kind == self.kind and (row.behind != self.retake)
+        """The row asks this question: its kind, its side (behind: catch-up; level or ahead: retake), and a
+        probability read off its paths (none on a saturated benchmark)."""
+        return row.kind == self.kind and (row.behind != self.retake) and self.raw(row) is not None
 
     def raw(self, row: Row) -> float | None:
         return (row.p_retake if self.retake else row.p_catch).get(self.window)
@@ -129,8 +134,12 @@ class Question:
 def _state_at(q: Question, resolved: list[Row], scored: list[tuple[Row, float, bool, float | None]]) -> None:
     """Fit the question's recalibration, base rate and skill verdict on what is resolved."""
     y = np.array([bool(q.outcome(r)) for r in resolved])
-    # Jeffreys-smoothed: 0 of 50 is "rare", not "impossible"
-    q.base_rate = float((y.sum() + 0.5) / (len(y) + 1)) if len(y) >= 10 else None
+    # The base rate of the recent resolved cut-offs (the race changes: 2023's catch-ups on old benchmarks
+    # say little about 2025), Jeffreys-smoothed: 0 of 50 is "rare", not "impossible".
+    newest = max((r.cutoff for r in resolved), default=None)
+    recent = np.array([bool(q.outcome(r)) for r in resolved
+                       if newest is not None and r.cutoff > months_after(newest, -BASE_RATE_MONTHS)])
+    q.base_rate = float((recent.sum() + 0.5) / (len(recent) + 1)) if len(recent) >= MIN_BASE_ROWS else None
     p = np.array([q.raw(r) for r in resolved], dtype=float)
     q.platt = Platt.fit(p, [r.unit_class for r in resolved], y)
     model_rows = [(r, pp, b) for r, pp, is_model, b in scored if is_model and b is not None]

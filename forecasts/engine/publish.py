@@ -10,6 +10,8 @@ by walking every published series):
   at earlier cut-offs (``basis = "model"``); otherwise the base rate is published (``basis = "base_rate"``)
   and the reason says the date is not predictable from this history;
 - dates (p10/p50/p90) only with ``basis = "model"`` and a lag that is not widening;
+- a saturated benchmark asks no catch-up or lead question (``basis = "saturated"``): both sides near the
+  ceiling is not a catch-up;
 - "open models stay about N months behind" is the current lag and the paths' median lag a year on.
 """
 
@@ -139,7 +141,7 @@ def run_engine(data: Dataset, domains: Mapping[str, Domain], *, calibration: Cal
         state = _State("benchmark", STATUS_CODE[o.point.status], o.point.score_gap or 0.0,
                        float(o.point.lag_days or 0), o.point.margin, bench.scale / 100.0,
                        o.history.transform.unit_class.value, published_model(o.history.transform.unit_class).name,
-                       _gap_bounds(bench), bench.unit)
+                       _gap_bounds(bench), bench.unit, o.point.saturated)
         out.update(_publish(b, state, paths, as_of, cal.state))
     for d, paths in fs.domain.items():
         gap0, lag0, st0 = domain_state(wanted[d], fs.domain_members[d], fs.origins)
@@ -177,6 +179,7 @@ class _State:
     model: str
     bounds: tuple[float | None, float | None]
     unit: str
+    saturated: bool = False  # the closed frontier is past the benchmark's saturation threshold
 
 
 def _q_at(state: CalibrationState, kind: str, metric: str, h: int) -> float:
@@ -246,6 +249,11 @@ def _months(days: float) -> str:
 def _catch_up(st: _State, paths: JointPaths, cal: CalibrationState, trend: LagTrend
               ) -> tuple[CatchUp, ForecastStatus, str]:
     where = (f"score gap {st.gap:.3g} {st.unit}, tie margin ±{st.margin:.2g}; lag {_months(st.lag)}")
+    status = {LEADS: ForecastStatus.OPEN_LEADS, BEHIND: ForecastStatus.OK}.get(st.status, ForecastStatus.CAUGHT_UP)
+    if st.saturated:  # both sides near the ceiling: a shrinking gap is not a catch-up, nor a widening one a lead
+        catch = CatchUp(None, None, None, dict.fromkeys(bt.WINDOWS), None, None, None, "saturated")
+        return catch, status, (f"The benchmark is saturated (closed past its saturation threshold; {where}): "
+                               f"no catch-up or lead question is asked of it.")
     if st.status != BEHIND:
         retake = {w: cal.probability(st.kind, w, True, float(np.mean(retakes_within(paths.status, w))),
                                      st.unit_class) for w in bt.RETAKE_WINDOWS}
@@ -253,7 +261,6 @@ def _catch_up(st: _State, paths: JointPaths, cal: CalibrationState, trend: LagTr
         p6, p12 = retake[6][0], retake[12][0]
         catch = CatchUp(None, None, None, dict.fromkeys(bt.WINDOWS), None, p12, p6, basis)
         lead = "lead" if st.status == LEADS else "are level with closed"
-        status = ForecastStatus.OPEN_LEADS if st.status == LEADS else ForecastStatus.CAUGHT_UP
         shown = ", ".join(f"{p:.0%} within {w} months" for w, (p, _) in retake.items() if p is not None)
         how = ("from the model" if basis == "model"
                else "the base rate of similar series: not predictable from this history")
@@ -291,4 +298,4 @@ def _catch_up(st: _State, paths: JointPaths, cal: CalibrationState, trend: LagTr
     if trend.verdict is LagVerdict.WIDENING:
         text += (f" The lag is widening ({trend.slope_days_per_year:+.0f} days over the next year, median); "
                  f"no catch-up date.")
-    return catch, ForecastStatus.OK, f"Open models are behind ({where}). {stay} {text}"
+    return catch, status, f"Open models are behind ({where}). {stay} {text}"
