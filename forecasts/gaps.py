@@ -182,7 +182,8 @@ class BenchmarkGaps:
         self.closed = Frontier.build((e for e in entries if e.access is Access.CLOSED), hib)
         self.open = Frontier.build((e for e in entries if e.access is Access.OPEN), hib)
         self.saturated_from = saturation_date(bench, self.closed)
-        self.data_end = max((e.effective_date for e in entries), default=None)
+        self.entry_dates = sorted(e.effective_date for e in entries)  # when each score started to count
+        self.data_end = self.entry_dates[-1] if self.entry_dates else None
 
     def start(self) -> date | None:
         """The first date both classes have a score, else None."""

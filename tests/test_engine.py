@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from forecasts.compute import derive
 from forecasts.domains import load_domains, weighted_median
 from forecasts.engine import backtest as bt
 from forecasts.engine.calibration import MIN_ROWS, calibrate, conformal_q
@@ -200,3 +201,15 @@ def test_the_slow_candidates_give_monotone_paths_under_the_ceiling(name: str) ->
     assert (np.diff(paths, axis=1) >= -1e-12).all() and (paths >= u[-1] - 1e-12).all()
     assert (paths <= U_MAX_BOUNDED + 1e-12).all() and tr.from_u(paths).max() <= 100.0
     assert np.ptp(paths[:, -1]) > 0  # a real predictive spread, not a constant
+
+
+def test_a_domain_forecast_starts_where_its_row_ends() -> None:
+    """The state a domain's forecast speaks of ("score gap G, lag L") is its row's: same date, same numbers."""
+    data, domains = parse_snapshot(bundled_bytes()).data, load_domains()
+    forecasts = run_engine(data, domains).forecasts
+    for row in derive(data, domains).summary:
+        fc = forecasts.get(("domain", row["domain"], "score_gap"))
+        if fc is None or row["score_gap"] is None:
+            continue
+        assert fc.as_of.isoformat() == row["as_of"], row["domain"]
+        assert f"score gap {row['score_gap']:.3g} % of scale" in fc.reason, (row["domain"], fc.reason)

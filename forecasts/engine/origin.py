@@ -7,6 +7,7 @@ The same code makes the published forecast (origin = the newest data) and every 
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -39,7 +40,7 @@ class Origin:
     closed_steps: Steps
     open_steps: Steps
     point: GapPoint  # the gap state at the cutoff
-    known_end: date  # the newest release scored on the benchmark by the cutoff
+    known_end: date  # the newest score (effective date) counted on the benchmark by the cutoff
     months_both: int  # month-ends with a score of both classes
 
     @property
@@ -88,14 +89,17 @@ def origin_at(history: BenchmarkHistory, cutoff: date) -> Origin | None:
     days = month_days[:n]
     days[-1] = min(days[-1], day)
     closed_steps, open_steps = history.closed_steps.upto(day), history.open_steps.upto(day)
-    last = max(closed_steps.days[-1] if len(closed_steps.days) else -1.0,
-               open_steps.days[-1] if len(open_steps.days) else -1.0)
-    if last < 0:
+    scored = history.gaps.entry_dates[: bisect.bisect_right(history.gaps.entry_dates, cutoff)]
+    if not scored:
         return None
+    known_end = scored[-1]
     closed, open_ = closed_steps.level_at(days), open_steps.level_at(days)
     tr = history.transform
-    return Origin(history, cutoff, tr.to_u(closed), tr.to_u(open_), closed_steps, open_steps, history.point(cutoff),
-                  date.fromordinal(int(last)), int(np.sum(np.isfinite(closed) & np.isfinite(open_))))
+    # the state at the origin is the benchmark's series as the product shows it: its last point is at its
+    # newest data (a stale benchmark's gap and lag are frozen there, as in its domain's carry-forward)
+    point = history.point(min(cutoff, known_end))
+    return Origin(history, cutoff, tr.to_u(closed), tr.to_u(open_), closed_steps, open_steps, point,
+                  known_end, int(np.sum(np.isfinite(closed) & np.isfinite(open_))))
 
 
 def pools_at(origins: Mapping[str, Origin], window: int = POOL_WINDOW) -> Pools:
@@ -172,7 +176,7 @@ def _follow(model: Sawtooth, origin: Origin, pools: Pools, closed: np.ndarray, d
         draws = model.draw_lags(origin.lags_after_open_moves(), pools.lags.get(uc, np.zeros(0)),
                                 (n_paths, horizon), rng)
     cutoff_day = float(origin.cutoff.toordinal())
-    anchor = np.full(n_paths, cutoff_day - float(origin.point.lag_days or 0))  # open = closed as of this day
+    anchor = np.full(n_paths, origin.point.date.toordinal() - float(origin.point.lag_days or 0))  # open = closed then
     now_c = float(origin.closed_steps.values[-1])
     rows = np.arange(n_paths)
     out = np.empty_like(closed)

@@ -133,7 +133,7 @@ def run_engine(data: Dataset, domains: Mapping[str, Domain], *, calibration: Cal
     if only is not None:
         wanted = {d: domains[d] for d in only[1] if d in domains}
         needed = set(only[0]) | {b for dom in wanted.values() for b in dom.benchmark_ids}
-    fs = bt.forecast_at(as_of, histories, wanted, published_model, HORIZON_MONTHS, n_paths, only=needed)
+    fs = bt.forecast_at(as_of, histories, {}, published_model, HORIZON_MONTHS, n_paths, only=needed)
     out: dict[tuple[str, str, str], Forecast] = {}
     for b, paths in fs.benchmark.items():
         o = fs.origins[b]
@@ -143,16 +143,33 @@ def run_engine(data: Dataset, domains: Mapping[str, Domain], *, calibration: Cal
                        o.history.transform.unit_class.value, published_model(o.history.transform.unit_class).name,
                        _gap_bounds(bench), bench.unit, o.point.saturated)
         out.update(_publish(b, state, paths, as_of, cal.state))
-    for d, paths in fs.domain.items():
-        gap0, lag0, st0 = domain_state(wanted[d], fs.domain_members[d], fs.origins)
-        if gap0 is None:
-            continue
-        n = len(fs.domain_members[d])
-        state = _State("domain", st0, gap0, float(lag0 or 0), _domain_margin(fs, d), 1.0, "domain",
-                       f"aggregated from the paths of its {n} current benchmark{'s' if n != 1 else ''}",
-                       (-100.0, 100.0), "% of scale")
-        out.update(_publish(d, state, paths, as_of, cal.state))
+    for end, group in _by_series_end(wanted, histories).items():
+        # a domain is forecast from its own newest data, as its series ends there (stale members count as
+        # its carry-forward counts them), from the paths of its members at that date
+        members = {b for dom in group.values() for b in dom.benchmark_ids}
+        fs_d = bt.forecast_at(end, histories, group, published_model, HORIZON_MONTHS, n_paths, only=members)
+        for d, paths in fs_d.domain.items():
+            gap0, lag0, st0 = domain_state(group[d], fs_d.domain_members[d], fs_d.origins)
+            if gap0 is None:
+                continue
+            n = len(fs_d.domain_members[d])
+            state = _State("domain", st0, gap0, float(lag0 or 0), _domain_margin(fs_d, d), 1.0, "domain",
+                           f"aggregated from the paths of its {n} current benchmark{'s' if n != 1 else ''}",
+                           (-100.0, 100.0), "% of scale")
+            out.update(_publish(d, state, paths, end, cal.state))
     return EngineResult(out, cal, as_of)
+
+
+def _by_series_end(domains: Mapping[str, Domain], histories: Mapping[str, BenchmarkHistory]
+                   ) -> dict[date, dict[str, Domain]]:
+    """Domains grouped by the date their series ends: the newest data of their benchmarks."""
+    groups: dict[date, dict[str, Domain]] = {}
+    for d, dom in domains.items():
+        ends = [histories[b].gaps.data_end for b in dom.benchmark_ids if b in histories]
+        known = [e for e in ends if e is not None]
+        if known:
+            groups.setdefault(max(known), {})[d] = dom
+    return groups
 
 
 def _gap_bounds(bench: Benchmark) -> tuple[float | None, float | None]:
