@@ -23,6 +23,7 @@ COPY pyproject.toml README.md ./
 COPY forecasts ./forecasts
 COPY service ./service
 COPY jobs ./jobs
+COPY gapcast ./gapcast
 RUN pip wheel --wheel-dir /wheels .
 
 FROM ${PYTHON_IMAGE}

@@ -36,7 +36,7 @@ from forecasts.subscriptions import Subscription, SubscriptionError, validate
 from jobs.alerts import messages
 from jobs.alerts.deliver import Sender, deliver_due, plan
 from service import create_app
-from service.cli import cli
+from gapcast.cli import cli
 from tests.conftest import FIXED_NOW, SMALL_DOMAINS, small_snapshot_bytes
 
 DASH = "https://gapcast.example/"

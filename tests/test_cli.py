@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from service.cli import cli
+from gapcast.cli import cli
 
 Invoke = Callable[..., Result]
 
@@ -120,7 +120,7 @@ def test_unreachable_redis_is_a_clear_error_with_no_password(invoke: Invoke) -> 
 def _gapcast(args: list[str], data_dir: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GAPCAST_")}
     env["GAPCAST_DATA_DIR"] = str(data_dir)
-    return subprocess.run([sys.executable, "-m", "service", *args], env=env, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "gapcast", *args], env=env, capture_output=True, text=True,
                           timeout=timeout, check=False)
 
 
@@ -174,7 +174,7 @@ def test_up_loads_on_first_start_serves_and_ctrl_c_stops_everything(tmp_path: Pa
     data_dir, port = tmp_path / "up-data", _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GAPCAST_")}
     env["GAPCAST_DATA_DIR"] = str(data_dir)
-    proc = subprocess.Popen([sys.executable, "-m", "service", "up", "--port", str(port), "--workers", "1"],
+    proc = subprocess.Popen([sys.executable, "-m", "gapcast", "up", "--port", str(port), "--workers", "1"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         _wait_ready(f"http://127.0.0.1:{port}/readyz", proc)

@@ -201,7 +201,7 @@ def test_api_runs_under_gunicorn_with_a_fresh_multiprocess_folder(services: dict
 
 
 def test_scheduler_runs_gapcast_scheduler(services: dict[str, dict[str, Any]]) -> None:
-    from service.cli import cli
+    from gapcast.cli import cli
 
     assert full_command(services["scheduler"]) == ["gapcast", "scheduler"]
     assert "scheduler" in cli.commands

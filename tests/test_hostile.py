@@ -51,7 +51,7 @@ from jobs.sources.canonical import CanonicalFeed
 from jobs.sources.epoch import EpochHub
 from jobs.sources.lmarena import LMArena
 from service import create_app
-from service.cli import cli
+from gapcast.cli import cli
 from tests.conftest import FIXED_NOW, SMALL_DOMAINS, small_snapshot_bytes
 from tests.test_api import assert_error_shape
 

@@ -47,7 +47,7 @@ from jobs.sources.canonical import CanonicalFeed
 from jobs.sources.epoch import EpochHub
 from jobs.sources.lmarena import LMArena
 from service import create_app
-from service.cli import cli
+from gapcast.cli import cli
 from tests.conftest import FIXED_NOW, bench_dict, make_snapshot, model_dict
 
 FIXTURES = Path(__file__).parent / "fixtures"

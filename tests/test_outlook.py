@@ -13,7 +13,7 @@ from forecasts.domains import Domain
 from forecasts.ingest import load_records, load_snapshot
 from forecasts.series import ModelName
 from forecasts.store import Store
-from service.cli import cli
+from gapcast.cli import cli
 
 FORECAST_KEYS = {"target", "kind", "metric", "as_of", "model", "horizon_months", "trajectory", "catch_up",
                  "lag_trend", "status", "reason"}

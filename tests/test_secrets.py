@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from forecasts.redis_server import EmbeddedRedis
 from forecasts.settings import Settings, SettingsError
-from service.cli import cli
+from gapcast.cli import cli
 
 GOOD_TOKEN = "tok-3f9a2b7c1d5e"
 
