@@ -80,6 +80,20 @@ def _bool(raw: str) -> bool:
     raise ValueError("expected true or false")
 
 
+def _cors_origins(raw: str) -> tuple[str, ...]:
+    """`*`, `off` (or empty: no CORS headers), or a comma-separated list of `scheme://host[:port]` origins."""
+    if raw.lower() in {"", "off", "none"}:
+        return ()
+    if raw == "*":
+        return ("*",)
+    origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+    for origin in origins:
+        scheme, sep, host = origin.partition("://")
+        if scheme not in {"http", "https"} or not sep or not host or any(c in host for c in "/?#* "):
+            raise ValueError(f"{origin!r} is not an origin (scheme://host[:port]); use * or off")
+    return origins
+
+
 MIN_ADMIN_TOKEN_LENGTH = 12
 
 
@@ -204,6 +218,10 @@ class Settings:
         False, parse=_bool, help="Allow alert targets on loopback, link-local or private addresses (and http).")
     alert_deadline_s: int = setting(
         86400, parse=_positive_int, help="Seconds an alert is retried before it is dead-lettered.")
+    cors_origins: tuple[str, ...] = setting(
+        ("*",), parse=_cors_origins,
+        help="Origins whose pages may read the API's GET answers (CORS): * (any), a comma-separated list of "
+             "origins (https://a.example,http://localhost:3000), or off. Never for POST/DELETE or admin paths.")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:

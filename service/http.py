@@ -11,11 +11,13 @@ import io
 import json
 from collections.abc import Iterable, Sequence
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Flask, Response, current_app, g, request
 from gunicorn.http.errors import ParseException as _ParseException
 
 from forecasts.store import Store, StoreError
+from service.credit import CREDIT_PATH, add_csv_credit, providers
 from service.errors import ApiError
 from service.lru import LRU
 
@@ -82,8 +84,9 @@ def read_capped(stream: Any, limit: int) -> bytes:
 
 
 def etag_matches(tag: str) -> bool:
-    """True when the client's If-None-Match already names this version."""
-    return tag in request.if_none_match or request.if_none_match.star_tag
+    """True when the client's If-None-Match already names this version: RFC 9110 section 13.1.2 uses the weak
+    comparison, so `W/"x"` matches our strong `"x"`; a list matches when any member does, `*` always."""
+    return request.if_none_match.star_tag or request.if_none_match.contains_weak(tag)
 
 
 def not_modified(tag: str) -> Response:
@@ -92,8 +95,13 @@ def not_modified(tag: str) -> Response:
     return resp
 
 
-def json_response(payload: dict[str, Any], tag: str | None = None, status: int = 200) -> Response:
-    """`{"ok": true, ...payload}` with ETag and Cache-Control when tied to a data version."""
+def json_response(payload: dict[str, Any], tag: str | None = None, status: int = 200,
+                  credit: bool | None = None) -> Response:
+    """`{"ok": true, ...payload}` with ETag and Cache-Control when tied to a data version. An answer tied to a
+    data version carries source data, so it also names its publishers (`credit`, service/credit.py) unless
+    `credit=False`; `credit=True` adds them to an answer without a version (the event list)."""
+    if credit or (credit is None and tag is not None):
+        payload = {**payload, "credit": providers()}
     body = json.dumps({"ok": True, **payload}, separators=(",", ":"), allow_nan=False)
     resp = Response(body, status=status, mimetype="application/json")
     if tag is not None:
@@ -105,7 +113,40 @@ def raw_response(body: bytes | str, tag: str, mimetype: str = "application/json"
     """Stored bytes served as they are (the fast path for cached documents)."""
     resp = Response(body, mimetype=mimetype)
     _cache_headers(resp, tag)
+    if mimetype == "text/csv":
+        add_csv_credit(resp)
     return resp
+
+
+def with_credit(doc: bytes) -> bytes:
+    """A stored JSON object document with the `credit` member spliced in first (no re-parse of the stored
+    bytes: forecast documents are served on the fast path). Raises ValueError when `doc` is not an object."""
+    head = doc.lstrip()
+    if not head.startswith(b"{"):
+        raise ValueError("not a JSON object")
+    rest = head[1:].lstrip()
+    sep = b"" if rest.startswith(b"}") else b","
+    return b'{"credit":' + _credit_json() + sep + rest
+
+
+def _credit_json() -> bytes:
+    return json.dumps(providers(), separators=(",", ":")).encode()
+
+
+def page_links(total: int, offset: int, limit: int) -> str | None:
+    """RFC 8288 `Link` value for a limit/offset page: rel="next" while rows remain, rel="prev" after the first
+    page; the current URL with `offset` replaced (other query parameters kept). None when neither applies."""
+    links = []
+    if offset + limit < total:
+        links.append(f'<{_with_offset(offset + limit)}>; rel="next"')
+    if offset > 0:
+        links.append(f'<{_with_offset(max(0, offset - limit))}>; rel="prev"')
+    return ", ".join(links) or None
+
+
+def _with_offset(offset: int) -> str:
+    args = [(k, v) for k, v in request.args.items(multi=True) if k != "offset"] + [("offset", str(offset))]
+    return request.path + "?" + urlencode(args)
 
 
 def csv_response(rows: Iterable[dict[str, Any]], columns: Sequence[str], tag: str, filename: str) -> Response:
@@ -118,6 +159,7 @@ def csv_response(rows: Iterable[dict[str, Any]], columns: Sequence[str], tag: st
     resp = Response(buf.getvalue(), mimetype="text/csv")
     resp.headers["Content-Disposition"] = f'inline; filename="{filename}"'
     _cache_headers(resp, tag)
+    add_csv_credit(resp)
     return resp
 
 
@@ -143,7 +185,7 @@ def _cache_headers(resp: Response, tag: str) -> None:
 # --- whole-response cache -----------------------------------------------------------------------------
 # Every GET under these prefixes is a pure function of (data version, URL): a worker that already answered
 # it for the current ETag replays the bytes, skipping routing-time argument parsing and the Redis reads.
-CACHED_PREFIXES = ("/v1/domains", "/v1/benchmarks", "/v1/models", "/v1/backtest")
+CACHED_PREFIXES = ("/v1/domains", "/v1/benchmarks", "/v1/models", "/v1/backtest", "/v1/scores")
 RESPONSE_CACHE_ENTRIES = 512
 RESPONSE_CACHE_MAX_BYTES = 512 * 1024
 
@@ -168,10 +210,13 @@ def _replay() -> Response | None:
         return None
     if etag_matches(tag):
         return not_modified(tag)
-    body, mimetype, disposition = cached
+    body, mimetype, disposition, link = cached
     resp = raw_response(body, tag, mimetype=mimetype)
     if disposition:
         resp.headers["Content-Disposition"] = disposition
+    for value in link:
+        if value != f'<{CREDIT_PATH}>; rel="license"':  # raw_response already added the credit link
+            resp.headers.add("Link", value)
     return resp
 
 
@@ -180,5 +225,45 @@ def _remember(resp: Response) -> Response:
             and resp.content_length is not None and resp.content_length <= RESPONSE_CACHE_MAX_BYTES):
         current_app.extensions["gapcast.response_cache"].put(
             (g.gapcast_tag, request.full_path),
-            (resp.get_data(), resp.mimetype, resp.headers.get("Content-Disposition")))
+            (resp.get_data(), resp.mimetype, resp.headers.get("Content-Disposition"), resp.headers.getlist("Link")))
+    return resp
+
+
+# --- CORS ---------------------------------------------------------------------------------------------
+# The GET answers are public data meant for other people's pages (notebooks, Grafana, a lab's own page), so
+# by default any origin may read them (`GAPCAST_CORS_ORIGINS=*`). That is safe because no GET sends or needs
+# credentials: `*` forbids cookies, and no preflight allows `Authorization`, so a page elsewhere can never
+# drive the admin API with a token. Writes (POST, DELETE) and the admin paths never get CORS headers.
+CORS_METHODS = ("GET", "HEAD")
+CORS_ALLOW_HEADERS = "If-None-Match, If-Modified-Since, Accept"
+CORS_EXPOSE_HEADERS = "ETag, Link, X-Gapcast-Credit, Content-Disposition, Retry-After"
+CORS_MAX_AGE_S = 600
+CORS_EXCLUDED_PREFIXES = ("/v1/subscriptions", "/v1/deliveries", "/v1/releases")
+
+
+def init_cors(app: Flask) -> None:
+    """Add CORS headers (after every other hook) per `Settings.cors_origins`; nothing when it is empty."""
+    app.after_request(_cors)
+
+
+def _cors(resp: Response) -> Response:
+    origins: tuple[str, ...] = current_app.extensions["gapcast.settings"].cors_origins
+    origin = request.headers.get("Origin")
+    if not origins or request.path.startswith(CORS_EXCLUDED_PREFIXES):
+        return resp
+    if origins != ("*",):
+        resp.vary.add("Origin")  # the answer depends on who asks: a shared cache must key on it
+    if not origin or (origins != ("*",) and origin.rstrip("/") not in origins):
+        return resp
+    preflight = request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers
+    asked = request.headers.get("Access-Control-Request-Method", "").upper() if preflight else request.method
+    if asked not in CORS_METHODS or (preflight and "GET" not in resp.allow):
+        return resp  # a write, or a preflight for one: no CORS headers, so the browser refuses it
+    resp.headers["Access-Control-Allow-Origin"] = "*" if origins == ("*",) else origin
+    if preflight:
+        resp.headers["Access-Control-Allow-Methods"] = ", ".join((*CORS_METHODS, "OPTIONS"))
+        resp.headers["Access-Control-Allow-Headers"] = CORS_ALLOW_HEADERS
+        resp.headers["Access-Control-Max-Age"] = str(CORS_MAX_AGE_S)
+    else:
+        resp.headers["Access-Control-Expose-Headers"] = CORS_EXPOSE_HEADERS
     return resp
