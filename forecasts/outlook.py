@@ -34,6 +34,7 @@ from forecasts.engine.publish import (
 from forecasts.model import Benchmark, Dataset
 from forecasts.published import Forecast, ForecastStatus, no_forecast
 from forecasts.series import SeriesSpec
+from forecasts.snapshot import ShippedForecasts
 from forecasts.store import GenerationWriter, Store
 
 logger = logging.getLogger(__name__)
@@ -54,6 +55,9 @@ class SeriesRef:
     spec: dict[str, Any]
     as_of: str
     hash: str
+    # the hash of the newest earlier document of this series (from a generation before this one), served
+    # marked "updating" while this one is pending; None when the series never had one
+    previous: str | None = None
 
     @property
     def field(self) -> str:
@@ -120,10 +124,34 @@ def _ref(kind: str, target: str, metric: str, points: list[dict[str, Any]], spec
 
 
 def write_index(writer: GenerationWriter, refs: list[SeriesRef]) -> None:
-    """Put the forecast index in a generation being written, and keep its documents alive."""
+    """Put the forecast index in a generation being written, and keep its documents alive. Each ref whose
+    hash changed since the parent generation links the parent's document (or, when that one was still
+    pending, the parent's own link) as `previous`, so readers have something to show while it is refit."""
+    refs = _with_previous(writer.store, writer.parent, refs)
     writer.put_hash(keys.gen_forecast_index(writer.gen), {r.field: json.dumps(asdict(r)) for r in refs})
     for r in refs:
         writer.touch(doc_key(r.hash), FORECAST_TTL_S)
+        if r.previous:
+            writer.touch(doc_key(r.previous), FORECAST_TTL_S)
+
+
+def _with_previous(store: Store, parent: str | None, refs: list[SeriesRef]) -> list[SeriesRef]:
+    old = {r.field: r for r in read_index(store, parent)} if parent else {}
+    changed = [(r, old[r.field]) for r in refs if r.field in old and old[r.field].hash != r.hash]
+    pipe = store.r.pipeline(transaction=False)
+    for _, o in changed:
+        pipe.exists(doc_key(o.hash))
+    done = dict(zip([r.field for r, _ in changed], pipe.execute() if changed else [], strict=True))
+    out = []
+    for r in refs:
+        prior = old.get(r.field)
+        if prior is None:
+            out.append(r)
+        elif prior.hash == r.hash:
+            out.append(replace(r, previous=prior.previous))
+        else:
+            out.append(replace(r, previous=prior.hash if done[r.field] else prior.previous))
+    return out
 
 
 def read_index(store: Store, gen: str) -> list[SeriesRef]:
@@ -206,3 +234,66 @@ def _stage(pipe: Any, store: Store, gen: str, ref: SeriesRef, fc: Forecast, back
            "backtest": backtest}
     ttl = FORECAST_TTL_S
     pipe.set(doc_key(ref.hash), json.dumps(doc, separators=(",", ":")), ex=ttl)
+
+
+# --- shipped forecasts (forecasts/data/forecasts.json.gz) ---------------------------------------------
+
+SHIPPED_GENERATION = "shipped"  # the `generation` a shipped document names: it was computed at build time
+
+
+@dataclass(frozen=True)
+class Installed:
+    """What :func:`install_shipped` did: documents `installed`, series that already had theirs (`present`),
+    and the series still pending because the shipped file has no document for their data (`missing`)."""
+
+    installed: int
+    present: int
+    missing: list[SeriesRef]
+    calibrations: int
+    reason: str = ""  # why nothing could be used (another engine version), else ""
+
+
+def export_shipped(store: Store, gen: str, domains: Mapping[str, Domain]) -> ShippedForecasts:
+    """Every forecast document of generation `gen` (all computed: raises ValueError naming the first pending
+    series otherwise) and the engine calibration of its data, as shippable documents."""
+    docs: dict[str, str] = {}
+    for ref in read_index(store, gen):
+        raw = store.r.get(doc_key(ref.hash))
+        if raw is None:
+            if ref.hash.startswith("empty-"):
+                continue  # a series without points has no document anywhere
+            raise ValueError(f"series {ref.field}: forecast not computed yet")
+        doc = json.loads(raw)
+        doc["generation"] = SHIPPED_GENERATION
+        docs[ref.hash] = json.dumps(doc, separators=(",", ":"))
+    data = store.read_dataset(gen)
+    digest = calibration_digest(histories_of(data), domains)
+    cal = store.r.get(keys.engine_calibration(digest))
+    cals = {digest: cal.decode() if isinstance(cal, bytes) else cal} if cal is not None else {}
+    return ShippedForecasts(ENGINE_VERSION, docs, cals)
+
+
+def install_shipped(store: Store, gen: str, shipped: ShippedForecasts | None) -> Installed:
+    """Store the shipped documents that generation `gen`'s pending series need (their data hash matches),
+    and the shipped engine calibrations; nothing already stored is overwritten (SET NX, TTL
+    :data:`FORECAST_TTL_S`). What the file lacks stays pending for the usual fit: a stale file costs fits,
+    never a wrong forecast, since a document is only used for exactly the data it was made from."""
+    waiting = pending(store, gen)
+    present = len(read_index(store, gen)) - len(waiting)
+    todo = [r for r in waiting if not r.hash.startswith("empty-")]
+    if shipped is None:
+        return Installed(0, present, todo, 0, "no shipped forecasts file")
+    if shipped.engine_version != ENGINE_VERSION:
+        return Installed(0, present, todo, 0, f"shipped forecasts are of engine {shipped.engine_version}, "
+                                             f"this is engine {ENGINE_VERSION}")
+    pipe = store.r.pipeline(transaction=False)
+    hits = [r for r in todo if r.hash in shipped.documents]
+    for r in hits:
+        pipe.set(doc_key(r.hash), shipped.documents[r.hash], ex=FORECAST_TTL_S, nx=True)
+    for digest, cal in shipped.calibrations.items():
+        pipe.set(keys.engine_calibration(digest), cal, ex=FORECAST_TTL_S, nx=True)
+    if hits:
+        pipe.incr(keys.forecasts_version())  # readers' ETags change: the documents appeared
+    pipe.execute()
+    return Installed(len(hits), present, [r for r in todo if r.hash not in shipped.documents],
+                     len(shipped.calibrations))

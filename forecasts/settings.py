@@ -175,6 +175,10 @@ class Settings:
     write_wait_s: float = setting(
         20.0, parse=_positive_float,
         help="Seconds a write (POST /v1/releases, a pull, gapcast load) waits for the store's write lease.")
+    stale_after_days: int = setting(
+        30, parse=_positive_int,
+        help="Days after its newest data point (a model's release date) that the data counts as stale: the "
+             "dashboard shows a banner and API answers say stale: true.")
     log_level: str = setting("INFO", parse=_log_level, help="Log level: DEBUG, INFO, WARNING or ERROR.")
     admin_token: str | None = setting(
         parse=_admin_token, secret=True,

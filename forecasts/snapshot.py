@@ -6,7 +6,7 @@ import gzip
 import json
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 from forecasts.model import Benchmark, Dataset, Exclusion, Model, Score
 
@@ -52,3 +52,59 @@ def parse_snapshot(raw: bytes) -> Snapshot:
         data.scores[(s.benchmark, s.model)] = s
     exclusions = [Exclusion(**e) for e in doc.get("exclusions", [])]
     return Snapshot(data, exclusions, doc.get("built_from", []))
+
+
+# --- shipped forecasts -------------------------------------------------------------------------------
+# A separate file, not a part of the snapshot: the snapshot is facts (any engine reads them), the forecasts are
+# one engine version's output for exactly those facts. Kept apart, the snapshot's schema and parsing stay as
+# they are, reading the data never pays for ~200 forecast documents, and a forecasts file that no longer
+# matches (older engine, rebuilt data) costs nothing but the fits of the documents it lacks.
+
+FORECASTS_FILE = "forecasts.json.gz"
+FORECASTS_SCHEMA = 1
+
+
+@dataclass(frozen=True)
+class ShippedForecasts:
+    """Precomputed forecast documents of the bundled snapshot, content-addressed like the store's.
+
+    `documents`: series data hash -> the stored document's JSON text (as `outlook.doc_key(hash)` holds it);
+    `calibrations`: calibration digest -> the engine calibration's JSON text; both made by `engine_version`.
+    """
+
+    engine_version: str
+    documents: dict[str, str]
+    calibrations: dict[str, str]
+
+
+def bundled_forecasts_bytes() -> bytes | None:
+    """The gzip'd forecasts file shipped with gapcast, or None when the package has none."""
+    res = resources.files("forecasts.data").joinpath(FORECASTS_FILE)
+    return res.read_bytes() if res.is_file() else None
+
+
+def encode_forecasts(shipped: ShippedForecasts) -> bytes:
+    """The gzip'd JSON of `shipped`, byte-for-byte reproducible for the same documents (sorted, mtime 0)."""
+    doc = {"schema": FORECASTS_SCHEMA, "engine_version": shipped.engine_version,
+           "documents": shipped.documents, "calibrations": shipped.calibrations}
+    text = json.dumps(doc, sort_keys=True, separators=(",", ":"))
+    return gzip.compress(text.encode(), compresslevel=9, mtime=0)
+
+
+def parse_forecasts(raw: bytes) -> ShippedForecasts:
+    """Parse a gzip'd forecasts file. Raises SnapshotError on a corrupt file or unknown schema, naming the
+    field that is wrong."""
+    try:
+        doc = json.loads(gzip.decompress(raw))
+    except (OSError, EOFError, ValueError) as exc:
+        raise SnapshotError(f"{FORECASTS_FILE} is not gzip'd JSON: {exc}") from exc
+    if not isinstance(doc, dict) or doc.get("schema") != FORECASTS_SCHEMA:
+        got = doc.get("schema") if isinstance(doc, dict) else None
+        raise SnapshotError(f"{FORECASTS_FILE}: schema {got!r} is not supported (expected {FORECASTS_SCHEMA})")
+    version, docs, cals = doc.get("engine_version"), doc.get("documents"), doc.get("calibrations")
+    if not isinstance(version, str):
+        raise SnapshotError(f"{FORECASTS_FILE}: field engine_version must be a string, got {version!r}")
+    for name, part in (("documents", docs), ("calibrations", cals)):
+        if not isinstance(part, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in part.items()):
+            raise SnapshotError(f"{FORECASTS_FILE}: field {name} must map strings to JSON strings")
+    return ShippedForecasts(version, cast(dict[str, str], docs), cast(dict[str, str], cals))

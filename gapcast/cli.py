@@ -28,7 +28,7 @@ from forecasts.ingest import LoadResult, load_records, load_snapshot
 from forecasts.reading import InputTooLarge, read_file
 from forecasts.redis_server import RedisServerError
 from forecasts.settings import Settings, SettingsError
-from forecasts.snapshot import SnapshotError, bundled_bytes
+from forecasts.snapshot import SnapshotError, bundled_bytes, bundled_forecasts_bytes, parse_forecasts
 from forecasts.store import Store, StoreError, rollback_notice, store_for
 
 DAYS_PER_MONTH = 30.44
@@ -99,6 +99,7 @@ def load(app: App, path: Path | None, fmt: str | None, report: Path | None) -> N
     with _errors(), app.store() as store:
         if path is None:
             result = load_snapshot(store, app.domains, bundled_bytes(), "bundled snapshot")
+            _install_shipped(store, result.generation)
         else:
             raw = _read_input(path, app.settings.max_input_bytes)
             fmt = fmt or {".csv": "csv", ".json": "json"}.get(path.suffix.lower())
@@ -151,7 +152,9 @@ def up(app: App, host: str, port: int, workers: int) -> None:
     with _errors(), app.redis_url() as url, app.store_at(url) as store:
         if store.current_generation() is None:
             click.echo("first start: loading the bundled snapshot ...")
-            _print_load(load_snapshot(store, app.domains, bundled_bytes(), "bundled snapshot"))
+            loaded = load_snapshot(store, app.domains, bundled_bytes(), "bundled snapshot")
+            _print_load(loaded)
+            _install_shipped(store, loaded.generation)
         click.echo(render_gaps_table(_summary(store)))
         _compute_pending(store, store.require_generation(), lambda r: True, app.domains)
         _serve(app, url, host, port, workers)
@@ -410,6 +413,18 @@ def _domain_ids(store: Store, gen: str) -> list[str]:
 def _forecast_doc(store: Store, gen: str, kind: str, target: str, metric: str) -> dict[str, Any] | None:
     raw = outlook.read_forecast(store, gen, kind, target, metric)
     return json.loads(raw) if raw else None
+
+
+def _install_shipped(store: Store, gen: str) -> None:
+    """Install the forecasts shipped with the bundled snapshot for `gen`'s pending series, saying how many
+    matched; the rest (a stale shipped file, other data) stay pending and are fitted as usual."""
+    raw = bundled_forecasts_bytes()
+    done = outlook.install_shipped(store, gen, parse_forecasts(raw) if raw is not None else None)
+    line = f"shipped forecasts: {done.installed} installed, {done.present} already stored"
+    if done.missing:
+        line += (f"; {len(done.missing)} series have no shipped forecast for their data "
+                 f"({done.reason or 'the data differs from the snapshot they were built from'}) and will be fitted")
+    click.echo(line, err=True)
 
 
 def _compute_pending(store: Store, gen: str, only: Callable[[outlook.SeriesRef], bool],

@@ -2,6 +2,11 @@
 """Build the bundled snapshot ``forecasts/data/snapshot.json.gz`` from the raw public data files.
 
     python scripts/build_snapshot.py --raw ../shared/data/raw --out forecasts/data/snapshot.json.gz
+    python scripts/build_snapshot.py --forecasts-only   # only the shipped forecasts, from the bundled snapshot
+
+Then it fits every forecast of that snapshot and writes them, with the engine calibration, to
+``forecasts/data/forecasts.json.gz`` (content-addressed like the store: a first start installs them instead
+of fitting; tests/test_shipped_forecasts.py fails when the file no longer matches the snapshot or engine).
 
 What it does, in order (precedence for release dates and access: Epoch > Artificial Analysis > others):
 
@@ -1035,6 +1040,42 @@ def summary(doc: dict[str, Any], size: int, seconds: float) -> str:
     return "\n".join(lines)
 
 
+# --- shipped forecasts (forecasts/data/forecasts.json.gz) ---------------------------------------------
+
+
+def build_forecasts(snapshot: bytes, out: Path) -> str:
+    """Load `snapshot` into a throwaway embedded Redis exactly as `gapcast load` does, fit every forecast
+    with the engine, and write the documents and the engine calibration, content-addressed as the store
+    keeps them, to `out`. Returns a one-line summary."""
+    import tempfile
+
+    import redis
+
+    from forecasts import outlook
+    from forecasts.domains import load_domains
+    from forecasts.ingest import load_snapshot
+    from forecasts.redis_server import EmbeddedRedis
+    from forecasts.snapshot import encode_forecasts
+    from forecasts.store import Store
+
+    start = time.monotonic()
+    domains = load_domains()
+    with tempfile.TemporaryDirectory(prefix="gapcast-build-") as tmp, \
+            EmbeddedRedis(Path(tmp), appendfsync="everysec") as server:
+        client = redis.Redis.from_url(server.url)
+        store = Store(client)
+        gen = load_snapshot(store, domains, snapshot, "bundled snapshot").generation
+        fitted = outlook.compute(store, gen, outlook.pending(store, gen), domains=domains)
+        shipped = outlook.export_shipped(store, gen, domains)
+        client.close()
+    blob = encode_forecasts(shipped)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(blob)
+    return (f"forecasts: {fitted} series fitted, {len(shipped.documents)} documents and "
+            f"{len(shipped.calibrations)} calibration(s) of engine {shipped.engine_version}, "
+            f"{len(blob) / 1024:.0f} KiB, {time.monotonic() - start:.1f} s; wrote {out}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--raw", type=Path, default=REPO.parent / "shared" / "data" / "raw",
@@ -1043,7 +1084,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="output file (default: forecasts/data/snapshot.json.gz)")
     parser.add_argument("--catalog", type=Path, default=REPO / "forecasts" / "data" / "benchmark_catalog.toml",
                         help="benchmark catalogue (default: forecasts/data/benchmark_catalog.toml)")
+    parser.add_argument("--forecasts-out", type=Path,
+                        default=REPO / "forecasts" / "data" / "forecasts.json.gz",
+                        help="shipped forecasts file, rebuilt after the snapshot (default: "
+                             "forecasts/data/forecasts.json.gz)")
+    parser.add_argument("--forecasts-only", action="store_true",
+                        help="only rebuild the shipped forecasts from the existing --out snapshot (no raw data)")
+    parser.add_argument("--no-forecasts", action="store_true", help="do not rebuild the shipped forecasts")
     args = parser.parse_args(argv)
+    if args.forecasts_only:
+        print(build_forecasts(args.out.read_bytes(), args.forecasts_out))
+        return 0
     if not args.raw.is_dir():
         parser.error(f"--raw {args.raw} is not a folder")
     start = time.monotonic()
@@ -1054,6 +1105,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_bytes(blob)
     print(summary(doc, len(blob), time.monotonic() - start))
     print(f"wrote {args.out}")
+    if not args.no_forecasts:  # the shipped forecasts are made from exactly this snapshot
+        print(build_forecasts(blob, args.forecasts_out))
     return 0
 
 
