@@ -144,10 +144,19 @@ class Frontier:
 
     def first_reaching(self, oriented_value: float) -> date | None:
         """The first date the frontier's oriented value is at least `oriented_value`, else None."""
-        for d, v in zip(self._dates, self._oriented, strict=True):
+        ldr = self.leader_reaching(oriented_value)
+        return ldr.effective_date if ldr else None
+
+    def leader_reaching(self, oriented_value: float) -> Leader | None:
+        """The first leader whose oriented value is at least `oriented_value`, else None."""
+        for ldr, v in zip(self.leaders, self._oriented, strict=True):
             if v >= oriented_value:
-                return d
+                return ldr
         return None
+
+    def best(self) -> float | None:
+        """The frontier's newest (highest) oriented value, None when empty."""
+        return self._oriented[-1] if self._oriented else None
 
     def clearly_above(self, open_value: float, open_stderr: float | None, margin: float) -> date | None:
         """The first date this (closed) frontier was clearly ahead of `open_value` (oriented), else None."""
@@ -248,7 +257,8 @@ def entries_by_benchmark(data: Dataset) -> dict[str, list[Entry]]:
         m = data.models.get(model_id)
         if m is None or bench_id not in grouped:
             continue
-        launched = data.benchmarks[bench_id].launched
+        bench = data.benchmarks[bench_id]
+        launched = None if bench.retrospective else bench.launched
         counts_from = launched if launched is not None and launched > m.release_date else None
         grouped[bench_id].append(Entry(m.id, m.release_date, m.access, s.value, s.stderr, counts_from))
     return grouped

@@ -91,6 +91,13 @@ class Benchmark:
     source_url: str = ""
     launched: date | None = None  # first day of the month the benchmark was publicly released
     launch_source: str = ""  # where that launch month comes from (arXiv id or announcement URL)
+    margin_source: str = ""  # why `tie_margin` has its value (a significance practice, a typical stderr)
+    held_out: bool = False  # a private / held-out or out-of-distribution test set (held_out.toml)
+    held_out_reason: str = ""  # why it is (or is not) held out: the test set's access model
+    in_split: bool = True  # counts on its side of the public / held-out split (not composites, not live votes)
+    # The evaluator re-fits every model on one scale after the fact (ECI): a score measures the model at
+    # its release, so it counts from the release date even before the index was published.
+    retrospective: bool = False
 
     def sane_range(self) -> tuple[float, float]:
         """[lo, hi]: the declared range, its open ends (and anything wider) closed by the unit's bound."""
@@ -126,6 +133,11 @@ class Benchmark:
             source_url=d.get("source_url") or "",
             launched=launch_month(d.get("launched")),  # records stored before the field: None
             launch_source=d.get("launch_source") or "",
+            margin_source=d.get("margin_source") or "",
+            held_out=bool(d.get("held_out", False)),
+            in_split=bool(d.get("in_split", True)),
+            held_out_reason=d.get("held_out_reason") or "",
+            retrospective=bool(d.get("retrospective", False)),
         )
 
 

@@ -80,7 +80,8 @@ DATE_WINDOW_DAYS = 45
 SCHEMA = 1
 SCORE_FIELDS = ["model", "benchmark", "value", "stderr", "source", "retrieved_at", "first_seen"]
 BENCH_FIELDS = ["id", "name", "evaluator", "unit", "min", "max", "higher_is_better", "tie_margin",
-                "saturation", "scale", "description", "source_url", "launched", "launch_source"]
+                "saturation", "scale", "description", "source_url", "launched", "launch_source",
+                "margin_source", "held_out", "held_out_reason", "in_split", "retrospective"]
 EVALUATORS = {"epoch", "artificial-analysis", "lmarena"}
 REASONS = {"unreleased", "unknown_access", "unmatched", "conflicting_release_date", "no_release_date",
            "invalid_score", "duplicate"}
@@ -283,6 +284,8 @@ class Builder:
     def __init__(self, raw: Path, catalog: dict[str, Any]) -> None:
         self.raw = raw
         self.catalog = catalog
+        self.held_out = tomllib.loads(
+            (REPO / "forecasts" / "data" / "held_out.toml").read_text("utf-8"))
         self.sources: dict[str, dict[str, Any]] = catalog["sources"]
         self.benches = self._load_benches()
         self.models: dict[str, Canon] = {}
@@ -319,7 +322,13 @@ class Builder:
                 "source_url": merged.get("source_url", ""),
                 "launched": self._launched(merged),
                 "launch_source": str(merged.get("launch_source", "")).strip(),
+                "margin_source": str(merged.get("margin_source", "")).strip(),
+                "retrospective": bool(merged.get("retrospective", False)),
+                **self._test_set(merged),
             }
+            if not meta["margin_source"]:
+                raise SystemExit(f"catalogue: {meta['id']}: margin_source is missing (why tie_margin is "
+                                 f"{meta['tie_margin']})")
             if not meta["launch_source"]:
                 raise SystemExit(f"catalogue: {meta['id']}: launch_source is missing (a citation, or "
                                  f"'unverified: ...')")
@@ -332,6 +341,18 @@ class Builder:
             seen.add(meta["id"])
             out.append(Bench(meta, merged))
         return out
+
+    def _test_set(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """`held_out`, its reason and `in_split` (False: on neither side of the split) from
+        forecasts/data/held_out.toml: a per-benchmark entry, else the evaluator's default (LMArena)."""
+        entry = self.held_out.get("benchmark", {}).get(spec["id"]) or (
+            self.held_out.get("arena") if spec["evaluator"] == "lmarena" else None)
+        if entry is None:
+            raise SystemExit(f"held_out.toml: {spec['id']}: no entry (held_out = true|false, reason)")
+        if not isinstance(entry.get("held_out"), bool) or not str(entry.get("reason", "")).strip():
+            raise SystemExit(f"held_out.toml: {spec['id']}: needs held_out = true|false and a reason")
+        return {"held_out": entry["held_out"], "held_out_reason": str(entry["reason"]).strip(),
+                "in_split": bool(entry.get("split", True))}
 
     @staticmethod
     def _launched(spec: dict[str, Any]) -> str:
