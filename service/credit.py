@@ -36,6 +36,13 @@ def providers() -> list[dict[str, str]]:
             for pid, p in _catalog().get("credit", {}).items()]
 
 
+def catalogued_sources() -> list[dict[str, Any]]:
+    """The raw captures the catalogue knows: {id, name, licence, url, retrieved_at, credit} (`credit`: the
+    publisher id)."""
+    return [{"id": sid, **{k: s.get(k) for k in ("name", "licence", "url", "retrieved_at", "credit")}}
+            for sid, s in _sources().items()]
+
+
 def _sources() -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = _catalog().get("sources", {})
     return out

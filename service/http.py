@@ -101,7 +101,7 @@ def json_response(payload: dict[str, Any], tag: str | None = None, status: int =
     data version carries source data, so it also names its publishers (`credit`, service/credit.py) unless
     `credit=False`; `credit=True` adds them to an answer without a version (the event list)."""
     if credit or (credit is None and tag is not None):
-        payload = {**payload, "credit": providers()}
+        payload = {"credit": providers(), **payload}  # a view may name fewer publishers (one benchmark's)
     body = json.dumps({"ok": True, **payload}, separators=(",", ":"), allow_nan=False)
     resp = Response(body, status=status, mimetype="application/json")
     if tag is not None:
@@ -191,10 +191,12 @@ RESPONSE_CACHE_MAX_BYTES = 512 * 1024
 
 
 def init_response_cache(app: Flask) -> None:
-    """Register the replay cache on `app` (after the metrics hooks, so replays are still counted)."""
+    """Register this module's response hooks on `app` (after the metrics hooks, so replays are still counted):
+    the replay cache, and the CORS headers (`init_cors`), which must see replayed answers too."""
     app.extensions["gapcast.response_cache"] = LRU(RESPONSE_CACHE_ENTRIES)
     app.before_request(_replay)
     app.after_request(_remember)
+    init_cors(app)  # registered last, so it runs first among after_request hooks: on every answer, replays too
 
 
 def _cacheable() -> bool:

@@ -7,7 +7,20 @@ from flask_smorest import Blueprint
 
 def blueprints() -> list[Blueprint]:
     """Every blueprint of the API, in registration order."""
-    from service.views import alerts, backtest, benchmarks, domains, health, metrics, models, pages, releases, sources
+    from service.views import (
+        alerts,
+        backtest,
+        benchmarks,
+        domains,
+        feeds,
+        health,
+        metrics,
+        models,
+        pages,
+        releases,
+        scores,
+        sources,
+    )
 
     return [health.bp, domains.bp, benchmarks.bp, models.bp, backtest.bp, sources.bp, releases.bp, alerts.bp,
-            metrics.bp, pages.bp]
+            metrics.bp, pages.bp, scores.bp, feeds.bp]

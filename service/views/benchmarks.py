@@ -8,6 +8,7 @@ from typing import Any
 from flask import Response
 
 from forecasts import keys
+from service.credit import benchmark_credit, providers
 from service.errors import NotFound
 from service.forecast_docs import forecast_bytes
 from service.http import csv_response, current, etag_matches, json_response, not_modified, store
@@ -44,7 +45,8 @@ def list_benchmarks(format: str) -> Response:
 
 @bp.route("/<benchmark_id>")
 @bp.arguments(NoQuery(), location="query", error_status_code=400)
-@bp.response(200, description="The benchmark's definition and latest state.")
+@bp.response(200, description="The benchmark's definition, latest state, and source: where its numbers come "
+                              "from (source, evaluator, publisher, licence, URL).")
 @bp.alt_response(404, description="Unknown benchmark.")
 def get_benchmark(_query: dict[str, Any], benchmark_id: str) -> Response:
     """One benchmark: definition (unit, range, tie margin, saturation, scale) and latest state."""
@@ -54,7 +56,11 @@ def get_benchmark(_query: dict[str, Any], benchmark_id: str) -> Response:
         return not_modified(tag)
     raw = store().r.hget(keys.gen_benchmarks(gen), benchmark_id)
     definition = json.loads(raw) if raw else None
-    return json_response({"generation": gen, "benchmark": row, "definition": definition}, tag)
+    source = benchmark_credit(benchmark_id, row.get("evaluator") or (definition or {}).get("evaluator"))
+    # `credit` names this benchmark's publisher only (every publisher when it has none that is known)
+    credit = [p for p in providers() if p["name"] == source["publisher"]] or providers()
+    return json_response({"generation": gen, "benchmark": row, "definition": definition, "source": source,
+                          "credit": credit}, tag)
 
 
 @bp.route("/<benchmark_id>/series")

@@ -10,7 +10,16 @@ from forecasts import keys
 from service.charts import gap_chart
 from service.errors import NotFound, Unavailable
 from service.forecast_docs import forecast_bytes, forecast_dict, headline
-from service.http import csv_response, current, etag_matches, json_response, not_modified, raw_response, store
+from service.http import (
+    csv_response,
+    current,
+    etag_matches,
+    json_response,
+    not_modified,
+    raw_response,
+    store,
+    with_credit,
+)
 from service.views.params import Blueprint, FormatQuery, MetricQuery, NoQuery, SeriesQuery
 
 bp = Blueprint("domains", __name__, url_prefix="/v1/domains", description="Capability domains.")
@@ -117,7 +126,7 @@ def forecast_response(kind: str, target: str, metric: str, tag: str) -> Response
     if doc is None:
         raise Unavailable(f"the {metric} forecast of {kind} {target!r} is not computed yet; retry shortly",
                           [{"field": "forecast", "message": "pending"}])
-    return raw_response(doc, tag)
+    return raw_response(with_credit(doc), tag)  # the stored bytes with the publishers spliced in (no re-parse)
 
 
 def series_response(points: list[dict[str, Any]], metric: str, from_: Any, to: Any, fmt: str,

@@ -9,6 +9,7 @@ from flask import Response, current_app
 
 from forecasts import keys
 from service.charts import CARD_CSS, domain_card
+from service.credit import footer_html
 from service.forecast_docs import forecast_dict
 from service.http import current, etag_matches, not_modified, raw_response, store
 from service.views.domains import domain_rows
@@ -23,13 +24,14 @@ h1 { font-size: 24px; margin: 8px 0 4px; } .lede { color: #444; margin: 0 0 16px
 table.api { border-collapse: collapse; background: #fff; width: 100%; margin-bottom: 24px; }
 table.api td, table.api th { border: 1px solid #ddd; padding: 6px 8px; text-align: left; vertical-align: top; }
 code { background: #eee; padding: 1px 4px; border-radius: 3px; }
+footer.credit { color: #444; font-size: 13px; margin: 24px 0 8px; overflow-wrap: anywhere; }
 """
 
 
 def _page(title: str, body: str, tag: str | None = None) -> Response:
     html = (f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
             f"<meta name='viewport' content='width=device-width, initial-scale=1'><title>{escape(title)}</title>"
-            f"<style>{PAGE_CSS}{CARD_CSS}</style></head><body><main>{body}</main></body></html>")
+            f"<style>{PAGE_CSS}{CARD_CSS}</style></head><body><main>{body}{footer_html()}</main></body></html>")
     if tag is None:
         return Response(html, mimetype="text/html")
     return raw_response(html, tag, mimetype="text/html")

@@ -8,6 +8,7 @@ from flask import Response, current_app
 from marshmallow import Schema, fields, validate
 
 from forecasts import events, source_status
+from service.credit import catalogued_sources, providers
 from service.http import json_response, store
 from service.views.params import Blueprint, NoQuery
 
@@ -40,4 +41,13 @@ def list_events(limit: int, kind: str | None) -> Response:
     rows = events.recent(store(), 1000 if kind else limit)
     if kind:
         rows = [r for r in rows if r["kind"] == kind][:limit]
-    return json_response({"events": rows})
+    return json_response({"events": rows}, credit=True)
+
+
+@bp.route("/credit")
+@bp.arguments(NoQuery(), location="query", error_status_code=400)
+@bp.response(200, description="Who published the data gapcast serves, under which terms, and how to credit it.")
+def credit(_query: dict[str, Any]) -> Response:
+    """The publishers to credit (name, licence, URL, attribution line) and the captures the bundled data comes
+    from, each with its publisher. Every answer carrying source data links here (`Link: rel="license"` on CSV)."""
+    return json_response({"credit": providers(), "sources": catalogued_sources()})
