@@ -6,9 +6,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from forecasts.domains import DOMAIN_UNIT, Domain, domain_series
+from forecasts import robustness
+from forecasts.domains import DOMAIN_UNIT, FRESH_DAYS, Domain, domain_series
 from forecasts.gaps import BenchmarkGaps, GapStatus, entries_by_benchmark, month_ends
 from forecasts.model import Dataset
+
+ROBUSTNESS_START = date(2023, 1, 1)  # the split's monthly series starts here (Ihle et al.'s data: 2023 on)
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,7 @@ def derive(data: Dataset, domains: dict[str, Domain], *, benchmarks: set[str] | 
     bench_series = {b_id: [p.to_dict() for p in bg.monthly()] for b_id, bg in own.items()}
     dom_series = {d_id: [p.to_dict() for p in domain_series(domains[d_id], gaps, _domain_months(domains[d_id], gaps))]
                   for d_id in touched_domains}
-    summary = [_domain_row(domains[d_id], dom_series[d_id]) for d_id in domains if d_id in touched_domains]
+    summary = [_domain_row(domains[d_id], dom_series[d_id], gaps) for d_id in domains if d_id in touched_domains]
     bench_summary = [_benchmark_row(bg, bench_series[b_id]) for b_id, bg in sorted(own.items())]
     return Derived(data.latest_release(), bench_series, dom_series, summary, bench_summary)
 
@@ -60,7 +63,31 @@ def _domain_months(dom: Domain, gaps: dict[str, BenchmarkGaps]) -> list[date]:
     return list(month_ends(min(starts), max(ends))) if starts else []
 
 
-def _domain_row(dom: Domain, series: list[dict[str, Any]]) -> dict[str, Any]:
+def robustness_of(data: Dataset) -> dict[str, Any]:
+    """The public vs held-out split of every benchmark in `data` (see `forecasts.robustness.robustness`),
+    monthly from `ROBUSTNESS_START` to the newest data; `{}` for a dataset without scores."""
+    gaps = benchmark_gaps(data)
+    ends = [g.data_end for g in gaps.values() if g.data_end is not None]
+    if not ends:
+        return {}
+    end = max(ends)
+    return robustness.robustness(gaps, start=min(ROBUSTNESS_START, end), end=end, fresh_days=FRESH_DAYS)
+
+
+def domain_sides(dom: Domain, gaps: dict[str, BenchmarkGaps], t: date) -> dict[str, Any] | None:
+    """The domain's own public and held-out sides at `t` (its member benchmarks only), or None when the
+    domain does not have benchmarks on both sides."""
+    members = {b: gaps[b] for b in dom.benchmark_ids if b in gaps}
+    public, held = robustness.split(members)
+    if not public or not held:
+        return None
+    pts_pub = [c for bg in public.values() for c in robustness.crossings(bg)]
+    pts_held = [c for bg in held.values() for c in robustness.crossings(bg)]
+    return {"public": robustness.side_at(public, pts_pub, t, FRESH_DAYS).to_dict(),
+            "held_out": robustness.side_at(held, pts_held, t, FRESH_DAYS).to_dict()}
+
+
+def _domain_row(dom: Domain, series: list[dict[str, Any]], gaps: dict[str, BenchmarkGaps]) -> dict[str, Any]:
     last = series[-1] if series else None
     row: dict[str, Any] = {
         "domain": dom.id,
@@ -77,8 +104,9 @@ def _domain_row(dom: Domain, series: list[dict[str, Any]]) -> dict[str, Any]:
     }
     if last is not None:
         row.update({k: last[k] for k in ("score_gap", "lag_days", "status", "closed_leader",
-                                         "open_leader", "benchmarks", "primary_benchmark")})
+                                         "open_leader", "benchmarks", "primary_benchmark", "data_age_days")})
         row["as_of"] = last["date"]
+        row["robustness"] = domain_sides(dom, gaps, date.fromisoformat(last["date"]))
     row["configured_benchmarks"] = dom.benchmark_ids
     return row
 
@@ -98,5 +126,13 @@ def _benchmark_row(bg: BenchmarkGaps, series: list[dict[str, Any]]) -> dict[str,
         "saturated": last["saturated"] if last else False,
         "closed_leader": last["closed_leader"] if last else None,
         "open_leader": last["open_leader"] if last else None,
+        "flat_frontier": last.get("flat_frontier", False) if last else False,
         "points": len(series),
+        "tie_margin": b.tie_margin,
+        "margin_source": b.margin_source,
+        "scale": b.scale,
+        "scale_source": b.scale_source,
+        "held_out": b.held_out,
+        "held_out_reason": b.held_out_reason,
+        "in_split": b.in_split,
     }

@@ -1,15 +1,18 @@
 """Capability domains: their configuration (TOML) and the per-domain aggregates of benchmark gaps.
 
 A domain is a weighted set of benchmarks, each with an optional validity window. At a month `t` a
-benchmark *contributes* to its domain when `t` is inside its window and its own series (or up to about six
-months after its newest data, frozen at its last state), and it is not saturated. Over the contributing benchmarks:
+benchmark *contributes* to its domain when `t` is inside its window, it is *current* (its newest data is at
+most `FRESH_DAYS` old at `t`; in between, its last state counts frozen), both classes have a score and it is
+not saturated. Over the contributing benchmarks:
 
 - `lag_days` is the weighted median of the benchmark lags (unit-free already);
 - `score_gap` is the weighted mean of the normalised gaps `100 * G_b / scale_b`, in "% of scale"
-  (a 0-100 benchmark's points; 400 Elo = 100 %), so that Elo, indices and percentages mix honestly;
-- after a benchmark's newest data, its last state counts, frozen, for about six months;
+  (a 0-100 benchmark's points; 400 Elo = 100 %; each clamped to +-100), so that Elo, indices and
+  percentages mix honestly;
 - `status` is the weighted median of the benchmark statuses ordered open_leads < caught_up < open_behind;
-- each class's leader is the model holding that class's frontier on the largest share of the weight.
+- the closed and open leaders are those of one benchmark, the heaviest contributing one (the freshest
+  on equal weight): `primary_benchmark`. Leaders from two benchmarks would compare unlike numbers;
+- `ages` gives each contributing benchmark's data age at `t` (days since its newest data).
 """
 
 from __future__ import annotations
@@ -25,7 +28,11 @@ from typing import Any
 from forecasts.gaps import BenchmarkGaps, GapPoint, GapStatus, Leader, normalised_gap
 
 DOMAIN_UNIT = "% of scale"
-CARRY_FORWARD_DAYS = 183  # how long a benchmark's last state keeps counting after its newest data
+# How long a benchmark keeps counting for its domain after its newest data (frozen at its last state):
+# one quarter, about the time evaluators take to score a new frontier release. Longer windows let stale
+# benchmarks hold a domain's headline (at the 2026-07 end of the bundled data, 5 of coding's 7 contributors
+# had no data for four months or more under the earlier six-month window).
+FRESH_DAYS = 91
 _STATUS_ORDER = [GapStatus.OPEN_LEADS, GapStatus.CAUGHT_UP, GapStatus.OPEN_BEHIND]
 
 
@@ -73,7 +80,8 @@ class DomainPoint:
     closed_leader: dict[str, Any] | None
     open_leader: dict[str, Any] | None
     benchmarks: tuple[str, ...] = field(default=())
-    primary_benchmark: str | None = None  # the heaviest contributing benchmark (first on ties)
+    primary_benchmark: str | None = None  # the benchmark the leaders come from (see the module docstring)
+    ages: tuple[int, ...] = field(default=())  # data age at `date` (days) of each of `benchmarks`
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -86,6 +94,7 @@ class DomainPoint:
             "open_leader": self.open_leader,
             "benchmarks": list(self.benchmarks),
             "primary_benchmark": self.primary_benchmark,
+            "data_age_days": dict(zip(self.benchmarks, self.ages, strict=True)),
         }
 
 
@@ -161,13 +170,14 @@ class _Contribution:
     member: Member
     point: GapPoint
     norm_gap: float
+    age_days: int  # days from the benchmark's newest data to the domain's date
 
 
 def contributions(domain: Domain, gaps: dict[str, BenchmarkGaps], t: date) -> list[_Contribution]:
     """The benchmarks that count for `domain` at `t`, with their gap points.
 
-    After a benchmark's newest data its last state is carried forward, frozen, for `CARRY_FORWARD_DAYS`
-    (evaluators test new models late; letting its lag grow would invent a widening), then it stops counting.
+    After a benchmark's newest data its last state counts, frozen, for `FRESH_DAYS` (evaluators test new
+    models late; letting its lag grow would invent a widening), then it stops counting.
     """
     out = []
     for member in domain.members:
@@ -175,12 +185,13 @@ def contributions(domain: Domain, gaps: dict[str, BenchmarkGaps], t: date) -> li
         if bg is None or not member.valid_at(t):
             continue
         start, end = bg.start(), bg.data_end
-        if start is None or end is None or t < start or (t - end).days > CARRY_FORWARD_DAYS:
+        if start is None or end is None or t < start or (t - end).days > FRESH_DAYS:
             continue
         point = bg.at(min(t, end))
         if point.saturated or point.score_gap is None:
             continue
-        out.append(_Contribution(member, point, normalised_gap(point.score_gap, bg.bench)))
+        age = max(0, (t - end).days)
+        out.append(_Contribution(member, point, normalised_gap(point.score_gap, bg.bench), age))
     return out
 
 
@@ -194,15 +205,17 @@ def domain_at(domain: Domain, gaps: dict[str, BenchmarkGaps], t: date) -> Domain
     gap = sum(w * p.norm_gap for w, p in zip(weights, parts, strict=True)) / total
     lag = weighted_median([float(p.point.lag_days or 0) for p in parts], weights)
     rank = weighted_median([float(_STATUS_ORDER.index(p.point.status)) for p in parts], weights)
+    primary = max(parts, key=lambda p: (p.member.weight, -p.age_days))  # first on a full tie
     return DomainPoint(
         date=t,
         score_gap=gap,
         lag_days=lag,
         status=_STATUS_ORDER[int(rank)],
-        closed_leader=_leader(parts, closed=True),
-        open_leader=_leader(parts, closed=False),
+        closed_leader=_leader(primary, primary.point.closed),
+        open_leader=_leader(primary, primary.point.open),
         benchmarks=tuple(p.member.benchmark for p in parts),
-        primary_benchmark=max(parts, key=lambda p: p.member.weight).member.benchmark,
+        primary_benchmark=primary.member.benchmark,
+        ages=tuple(p.age_days for p in parts),
     )
 
 
@@ -228,20 +241,7 @@ def weighted_median(values: list[float], weights: list[float]) -> float:
     return pairs[-1][0]
 
 
-def _leader(parts: list[_Contribution], *, closed: bool) -> dict[str, Any] | None:
-    """The class's model holding the frontier on the most weight; its score on its heaviest benchmark."""
-    weight_by_model: dict[str, float] = {}
-    best: dict[str, tuple[float, Leader, str]] = {}
-    for p in parts:
-        ldr = p.point.closed if closed else p.point.open
-        if ldr is None:
-            continue
-        weight_by_model[ldr.model] = weight_by_model.get(ldr.model, 0.0) + p.member.weight
-        if ldr.model not in best or p.member.weight > best[ldr.model][0]:
-            best[ldr.model] = (p.member.weight, ldr, p.member.benchmark)
-    if not weight_by_model:
-        return None
-    model = max(weight_by_model, key=lambda m: (weight_by_model[m], best[m][1].release_date, m))
-    _, ldr, bench = best[model]
-    return {**ldr.to_dict(), "benchmark": bench}
+def _leader(part: _Contribution, ldr: Leader | None) -> dict[str, Any] | None:
+    """A class's leader on the primary benchmark, with that benchmark's id (both leaders share it)."""
+    return None if ldr is None else {**ldr.to_dict(), "benchmark": part.member.benchmark}
 

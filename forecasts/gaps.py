@@ -29,6 +29,9 @@ from forecasts.model import Access, Benchmark, Dataset
 # One-sided 95% test: closed is "clearly ahead" only when its lead exceeds 1.645 standard errors of the
 # difference (and the configured tie margin, which stays the floor when errors are tiny or unknown).
 Z_ONE_SIDED_95 = 1.645
+# A lag on a closed frontier that has stayed within its tie margin this long is flagged (GapPoint.flat_frontier):
+# a 1.6-point MMLU gap on a frontier flat since 2024 reads as an 18.6-month lag.
+FLAT_FRONTIER_DAYS = 365
 
 
 class GapStatus(StrEnum):
@@ -96,6 +99,13 @@ class GapPoint:
     margin: float
     status: GapStatus
     saturated: bool
+    flat_days: int = 0  # how long the closed frontier has stayed within the tie margin of its value now
+
+    @property
+    def flat_frontier(self) -> bool:
+        """True when a lag rests on a closed frontier that has not moved by more than the margin for
+        `FLAT_FRONTIER_DAYS`: the lag then counts the age of an old lead, not the pace of progress."""
+        return bool(self.lag_days) and self.flat_days >= FLAT_FRONTIER_DAYS
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -107,6 +117,8 @@ class GapPoint:
             "margin": _round(self.margin),
             "status": self.status.value,
             "saturated": self.saturated,
+            "frontier_flat_days": self.flat_days,
+            "flat_frontier": self.flat_frontier,
         }
 
 
@@ -207,6 +219,10 @@ class BenchmarkGaps:
             return GapPoint(t, c[0] if c else None, o[0] if o else None, None, None,
                             self.bench.tie_margin, GapStatus.NO_DATA, saturated)
         (c_leader, c_val), (o_leader, o_val) = c, o
+        if self._at_floor(c_val) and self._at_floor(o_val):
+            # both classes score nothing: the benchmark cannot tell them apart yet, which is not a catch-up
+            return GapPoint(t, c_leader, o_leader, None, None, self.bench.tie_margin, GapStatus.NO_DATA,
+                            saturated)
         margin = effective_margin(self.bench.tie_margin, c_leader.stderr, o_leader.stderr)
         gap = c_val - o_val
         status = classify(gap, margin)
@@ -214,7 +230,17 @@ class BenchmarkGaps:
         if status is GapStatus.OPEN_BEHIND:
             since = self.closed.clearly_above(o_val, o_leader.stderr, self.bench.tie_margin)
             lag = (t - since).days if since else 0
-        return GapPoint(t, c_leader, o_leader, gap, lag, margin, status, saturated)
+        flat_from = self.closed.leader_reaching(c_val - self.bench.tie_margin)
+        flat_days = (t - flat_from.effective_date).days if flat_from else 0
+        return GapPoint(t, c_leader, o_leader, gap, lag, margin, status, saturated, flat_days)
+
+    def _at_floor(self, oriented: float) -> bool:
+        """True when an oriented value sits at the benchmark's worst possible score (0 % solved)."""
+        floor = self.bench.min if self.bench.higher_is_better else self.bench.max
+        if floor is None:
+            return False
+        sign = 1.0 if self.bench.higher_is_better else -1.0
+        return oriented <= sign * floor + 1e-9
 
     def monthly(self, end: date | None = None) -> list[GapPoint]:
         """Monthly points from the first month both classes have a score to `end`.
@@ -265,8 +291,9 @@ def entries_by_benchmark(data: Dataset) -> dict[str, list[Entry]]:
 
 
 def normalised_gap(gap: float, bench: Benchmark) -> float:
-    """A score gap as a percentage of the benchmark's scale (unit-free, comparable across benchmarks)."""
-    return 100.0 * gap / bench.scale
+    """A score gap as a percentage of the benchmark's scale (unit-free, comparable across benchmarks),
+    clamped to [-100, 100]: a gap wider than the benchmark's whole span says "a whole scale apart"."""
+    return max(-100.0, min(100.0, 100.0 * gap / bench.scale))
 
 
 def _round(v: float | None, digits: int = 4) -> float | None:

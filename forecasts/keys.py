@@ -99,6 +99,11 @@ def gen_benchmark_summary(gen: str) -> str:
     return f"{APP}:gen:{gen}:benchmark_summary"
 
 
+def gen_robustness(gen: str) -> str:
+    """String: JSON public vs held-out split of generation `gen` (forecasts.compute.robustness_of)."""
+    return f"{APP}:gen:{gen}:robustness"
+
+
 def gen_exclusions(gen: str) -> str:
     """String: JSON list of the records excluded from the data of generation `gen`, with reasons."""
     return f"{APP}:gen:{gen}:exclusions"

@@ -92,6 +92,7 @@ class Benchmark:
     launched: date | None = None  # first day of the month the benchmark was publicly released
     launch_source: str = ""  # where that launch month comes from (arXiv id or announcement URL)
     margin_source: str = ""  # why `tie_margin` has its value (a significance practice, a typical stderr)
+    scale_source: str = ""  # where `scale` comes from (the declared range, a convention, the data's span)
     held_out: bool = False  # a private / held-out or out-of-distribution test set (held_out.toml)
     held_out_reason: str = ""  # why it is (or is not) held out: the test set's access model
     in_split: bool = True  # counts on its side of the public / held-out split (not composites, not live votes)
@@ -134,6 +135,7 @@ class Benchmark:
             launched=launch_month(d.get("launched")),  # records stored before the field: None
             launch_source=d.get("launch_source") or "",
             margin_source=d.get("margin_source") or "",
+            scale_source=d.get("scale_source") or "",
             held_out=bool(d.get("held_out", False)),
             in_split=bool(d.get("in_split", True)),
             held_out_reason=d.get("held_out_reason") or "",

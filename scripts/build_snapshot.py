@@ -81,7 +81,7 @@ SCHEMA = 1
 SCORE_FIELDS = ["model", "benchmark", "value", "stderr", "source", "retrieved_at", "first_seen"]
 BENCH_FIELDS = ["id", "name", "evaluator", "unit", "min", "max", "higher_is_better", "tie_margin",
                 "saturation", "scale", "description", "source_url", "launched", "launch_source",
-                "margin_source", "held_out", "held_out_reason", "in_split", "retrospective"]
+                "margin_source", "scale_source", "held_out", "held_out_reason", "in_split", "retrospective"]
 EVALUATORS = {"epoch", "artificial-analysis", "lmarena"}
 REASONS = {"unreleased", "unknown_access", "unmatched", "conflicting_release_date", "no_release_date",
            "invalid_score", "duplicate"}
@@ -323,12 +323,14 @@ class Builder:
                 "launched": self._launched(merged),
                 "launch_source": str(merged.get("launch_source", "")).strip(),
                 "margin_source": str(merged.get("margin_source", "")).strip(),
+                "scale_source": str(merged.get("scale_source", "")).strip(),
                 "retrospective": bool(merged.get("retrospective", False)),
                 **self._test_set(merged),
             }
-            if not meta["margin_source"]:
-                raise SystemExit(f"catalogue: {meta['id']}: margin_source is missing (why tie_margin is "
-                                 f"{meta['tie_margin']})")
+            for why in ("margin_source", "scale_source"):
+                if not meta[why]:
+                    raise SystemExit(f"catalogue: {meta['id']}: {why} is missing (where "
+                                     f"{why.split('_')[0]} comes from)")
             if not meta["launch_source"]:
                 raise SystemExit(f"catalogue: {meta['id']}: launch_source is missing (a citation, or "
                                  f"'unverified: ...')")

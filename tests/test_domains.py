@@ -114,10 +114,24 @@ def test_bad_domain_files_are_rejected_with_the_field_named(text: str, fragment:
     assert fragment in str(info.value) and "user.toml" in str(info.value)
 
 
-def test_a_benchmark_without_new_data_counts_frozen_for_six_months_then_stops() -> None:
+def test_a_benchmark_without_new_data_counts_frozen_for_the_fresh_window_then_stops() -> None:
     dom = parse_domains("[domains.d]\nbenchmarks = [{ id = 'a' }]", "test")["d"]
     bg = {"a": BenchmarkGaps(bench("a"), [e("c1", "2024-01-01", CL, 70), e("o1", "2024-01-15", OP, 60)])}
-    frozen = domain_at(dom, bg, date(2024, 5, 31))
+    frozen = domain_at(dom, bg, date(2024, 3, 31))
     assert frozen.status is GapStatus.OPEN_BEHIND
     assert frozen.lag_days == (date(2024, 1, 15) - date(2024, 1, 1)).days  # the lag at its last data, not grown
-    assert domain_at(dom, bg, date(2024, 9, 30)).status is GapStatus.NO_DATA
+    assert frozen.to_dict()["data_age_days"] == {"a": (date(2024, 3, 31) - date(2024, 1, 15)).days}
+    assert (date(2024, 1, 15) + timedelta(days=FRESH_DAYS + 1)) < date(2024, 5, 31)
+    assert domain_at(dom, bg, date(2024, 5, 31)).status is GapStatus.NO_DATA  # past FRESH_DAYS: stops counting
+
+
+def test_a_domains_leaders_come_from_one_benchmark_its_heaviest_current_one() -> None:
+    dom = parse_domains("[domains.d]\nbenchmarks = [{ id = 'a', weight = 1 }, { id = 'b', weight = 2 }]",
+                        "test")["d"]
+    bg = {"a": BenchmarkGaps(bench("a"), [e("ca", "2024-01-01", CL, 90), e("oa", "2024-01-02", OP, 89)]),
+          "b": BenchmarkGaps(bench("b"), [e("cb", "2024-01-01", CL, 70), e("ob", "2024-01-02", OP, 50)])}
+    p = domain_at(dom, bg, date(2024, 1, 31))
+    assert p.primary_benchmark == "b"
+    assert p.closed_leader and p.open_leader
+    assert (p.closed_leader["model"], p.open_leader["model"]) == ("cb", "ob")
+    assert p.closed_leader["benchmark"] == p.open_leader["benchmark"] == "b"

@@ -14,7 +14,7 @@ from datetime import date
 
 import numpy as np
 
-from forecasts.domains import CARRY_FORWARD_DAYS, Domain
+from forecasts.domains import FRESH_DAYS, Domain
 from forecasts.engine.candidates import Chase, FrontierModel, Pools, Sawtooth, build_pools, gap_shares
 from forecasts.engine.history import NO_DATA, STATUS_CODE, BenchmarkHistory, Steps
 from forecasts.engine.paths import MID_MONTH_DAYS, JointPaths, benchmark_paths, future_month_days
@@ -201,13 +201,13 @@ def _follow(model: Sawtooth, origin: Origin, pools: Pools, closed: np.ndarray, d
 
 def domain_members(domain: Domain, origins: Mapping[str, Origin], cutoff: date) -> list[tuple[str, float]]:
     """The members that count for ``domain`` at ``cutoff`` as known then, with their weights: inside their
-    window, scored by both classes, not saturated, and with data no older than the carry-forward window."""
+    window, scored by both classes, not saturated, and with data no older than `FRESH_DAYS`."""
     out = []
     for m in domain.members:
         o = origins.get(m.benchmark)
         if o is None or not m.valid_at(cutoff) or o.point.score_gap is None or o.point.saturated:
             continue
-        if (cutoff - o.known_end).days > CARRY_FORWARD_DAYS:
+        if (cutoff - o.known_end).days > FRESH_DAYS:
             continue
         out.append((m.benchmark, m.weight))
     return out
