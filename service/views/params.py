@@ -10,13 +10,19 @@ import flask_smorest
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 from webargs.flaskparser import FlaskParser
 
+from service.openapi import SchemaFillingSpec
+
 METRICS = ("score_gap", "lag_days")
 
 
 class Blueprint(flask_smorest.Blueprint):
-    """flask-smorest's Blueprint, rejecting unknown query parameters (a typo is a 400, not ignored)."""
+    """flask-smorest's Blueprint, rejecting unknown query parameters (a typo is a 400, not ignored), and
+    documenting every 2xx answer's schema in the OpenAPI document (service/openapi.py)."""
 
     ARGUMENTS_PARSER = FlaskParser(unknown=RAISE)
+
+    def register_views_in_doc(self, api: Any, app: Any, spec: Any, *, name: str, parameters: Any) -> None:
+        super().register_views_in_doc(api, app, SchemaFillingSpec(spec), name=name, parameters=parameters)
 
 
 class IsoDate(fields.Date):
