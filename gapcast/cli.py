@@ -118,10 +118,20 @@ def load(app: App, path: Path | None, fmt: str | None, report: Path | None) -> N
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @pass_app
 def gaps(app: App, as_json: bool) -> None:
-    """One row per domain: score gap, lag, status and leaders, as of the latest data."""
+    """One row per domain: score gap, lag, status and leaders, as of the latest data, and how old that data
+    is (its newest data point, overall and per source; JSON: data_as_of, data_age_days, stale per row)."""
+    from forecasts.freshness import generation_freshness
+
     with _errors(), app.store() as store:
         rows = _summary(store)
-    _output(rows, as_json, render_gaps_table)
+        fresh = generation_freshness(store, store.require_generation()).to_dict(store.now(),
+                                                                                app.settings.stale_after_days)
+    if as_json:
+        age = {"data_as_of": fresh["as_of"], "data_age_days": fresh["data_age_days"], "stale": fresh["stale"]}
+        click.echo(json.dumps([{**r, **age} for r in rows], indent=2))
+        return
+    click.echo(render_gaps_table(rows))
+    click.echo(render_data_age(fresh))
 
 
 @cli.command()
@@ -521,6 +531,20 @@ def render_gaps_table(rows: list[dict[str, Any]]) -> str:
             f"{r['domain']:<22} {r['status']:<12} {_num(r['score_gap']):>16} {_months(r['lag_days']):>12}  "
             f"{_leader(r['closed_leader']):<28} {_leader(r['open_leader']):<28} {r['as_of'] or '-'}")
     return "\n".join(lines)
+
+
+def render_data_age(fresh: dict[str, Any]) -> str:
+    """`data as of 2026-07-09: 146 days old (STALE: ...)` and the newest data per source, from
+    :meth:`forecasts.freshness.Freshness.to_dict`."""
+    if not fresh["as_of"]:
+        return "no dated data yet"
+    days = fresh["data_age_days"]
+    line = f"data as of {fresh['as_of']} (newest data point): {days} day{'' if days == 1 else 's'} old"
+    if fresh["stale"]:
+        line += (f" - STALE (older than GAPCAST_STALE_AFTER_DAYS={fresh['stale_after_days']}): the gaps describe "
+                 f"{fresh['as_of']}, not today")
+    per = ", ".join(f"{src} {v['as_of']}" for src, v in fresh["sources"].items())
+    return line + (f"\nnewest data per source: {per}" if per else "")
 
 
 def render_forecast_table(forecasts: list[dict[str, Any]]) -> str:

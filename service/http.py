@@ -10,6 +10,7 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Sequence
+from datetime import UTC
 from typing import Any
 from urllib.parse import urlencode
 
@@ -34,13 +35,16 @@ def current() -> tuple[str, str]:
     """(generation, ETag) this request reads, resolved once per request in one Redis round trip.
 
     The ETag is the generation plus the forecasts version, so it changes with every refresh and when
-    forecasts of the current generation are written. Raises StoreError before any load.
+    forecasts of the current generation are written, plus the store clock's UTC day: answers carry
+    day-sized facts (the data's age in days, stale, a catch-up date now overdue). Raises StoreError before
+    any load.
     """
     if "gapcast_gen" not in g:
-        gen, tag = store().version()
+        s = store()
+        gen, tag = s.version()
         if gen is None:
             raise StoreError("no data loaded yet: run `gapcast load` first")
-        g.gapcast_gen, g.gapcast_tag = gen, tag
+        g.gapcast_gen, g.gapcast_tag = gen, f"{tag}.{s.now().astimezone(UTC):%Y%m%d}"
     return g.gapcast_gen, g.gapcast_tag
 
 

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Response
 
 from forecasts import keys
+from forecasts.freshness import overdue
 from service.charts import gap_chart
-from service.errors import NotFound, Unavailable
-from service.forecast_docs import forecast_bytes, forecast_dict, headline
+from service.errors import NotFound, error_response
+from service.forecast_docs import (
+    data_freshness,
+    forecast_bytes,
+    forecast_dict,
+    forecast_entry,
+    headline,
+    today,
+    with_fields,
+)
 from service.http import (
     csv_response,
     current,
@@ -25,8 +35,9 @@ from service.views.params import Blueprint, FormatQuery, MetricQuery, NoQuery, S
 bp = Blueprint("domains", __name__, url_prefix="/v1/domains", description="Capability domains.")
 
 SUMMARY_COLUMNS = ("domain", "name", "as_of", "score_gap", "unit", "lag_days", "status", "closed_leader",
-                   "open_leader", "catch_up_p50", "p_within_6", "p_within_12", "p_within_24", "lag_verdict",
-                   "forecast_status", "forecast_model", "benchmarks")
+                   "open_leader", "catch_up_p50", "catch_up_overdue", "p_within_6", "p_within_12", "p_within_24",
+                   "lag_verdict",
+                   "forecast_status", "forecast_model", "forecast_updating", "benchmarks")
 SERIES_COLUMNS = ("date", "value", "status")
 
 
@@ -52,10 +63,15 @@ def list_domains(format: str) -> Response:
     gen, tag = current()
     if etag_matches(tag):
         return not_modified(tag)
-    rows = [{**row, **headline(forecast_dict("domain", row["domain"], "score_gap"))} for row in domain_rows(gen)]
+    rows = [{**row, **_headline(row["domain"])} for row in domain_rows(gen)]
     if format == "csv":
         return csv_response(rows, SUMMARY_COLUMNS, tag, "domains.csv")
-    return json_response({"generation": gen, "domains": rows}, tag)
+    return json_response({"generation": gen, **data_freshness(gen), "domains": rows}, tag)
+
+
+def _headline(domain_id: str) -> dict[str, Any]:
+    raw, updating = forecast_entry("domain", domain_id, "score_gap")
+    return headline(json.loads(raw)["forecast"] if raw else None, updating=updating)
 
 
 @bp.route("/<domain_id>")
@@ -70,7 +86,8 @@ def get_domain(_query: dict[str, Any], domain_id: str) -> Response:
         return not_modified(tag)
     configured = set(row.get("configured_benchmarks") or [])
     benches = [b for b in store().read_json(keys.gen_benchmark_summary(gen)) or [] if b["benchmark"] in configured]
-    return json_response({"generation": gen, "domain": row, "benchmarks": benches}, tag)
+    return json_response({"generation": gen, **data_freshness(gen), "domain": {**row, **_headline(domain_id)},
+                          "benchmarks": benches}, tag)
 
 
 @bp.route("/<domain_id>/series")
@@ -92,7 +109,9 @@ def domain_series(domain_id: str, format: str, metric: str, from_: Any, to: Any)
 @bp.arguments(MetricQuery(), location="query", as_kwargs=True, error_status_code=400)
 @bp.response(200, description="The published forecast and its backtest (stored; never computed here).")
 @bp.alt_response(404, description="Unknown domain.")
-@bp.alt_response(503, description="The forecast is not computed yet.")
+@bp.alt_response(503, description="The series never had a forecast and its first one is being computed "
+                                 "(Retry-After); a series being refit answers 200 with its previous forecast and "
+                                 "updating: true.")
 def domain_forecast(domain_id: str, metric: str) -> Response:
     """When open models catch up on this domain: trajectory, catch-up distribution, lag trend."""
     gen, tag = current()
@@ -119,14 +138,25 @@ def domain_chart(domain_id: str, metric: str) -> Response:
 
 
 def forecast_response(kind: str, target: str, metric: str, tag: str) -> Response:
-    """The stored forecast document as it is, or 503 while it is being computed (shared with benchmarks)."""
+    """The stored forecast document (shared with benchmarks), with `updating` (true: this is the previous
+    forecast, the new one is being computed), `catch_up_overdue` (its median catch-up date has passed) and
+    the data's age spliced in. 503 with Retry-After only while a series that never had a forecast gets its
+    first one."""
     if etag_matches(tag):
         return not_modified(tag)
-    doc = forecast_bytes(kind, target, metric)
+    doc, updating = forecast_entry(kind, target, metric)
     if doc is None:
-        raise Unavailable(f"the {metric} forecast of {kind} {target!r} is not computed yet; retry shortly",
-                          [{"field": "forecast", "message": "pending"}])
-    return raw_response(with_credit(doc), tag)  # the stored bytes with the publishers spliced in (no re-parse)
+        resp = error_response(503, f"the {metric} forecast of {kind} {target!r} is not computed yet; retry shortly",
+                              [{"field": "forecast", "message": "pending"}])
+        resp.headers["Retry-After"] = str(PENDING_RETRY_AFTER_S)
+        return resp
+    p50 = (json.loads(doc)["forecast"].get("catch_up") or {}).get("p50")
+    extra = {"updating": updating, "catch_up_overdue": overdue(p50, today()), **data_freshness(current()[0])}
+    # the stored bytes with the publishers and these fields spliced in (no re-serialisation)
+    return raw_response(with_credit(with_fields(doc, extra)), tag)
+
+
+PENDING_RETRY_AFTER_S = 5  # the scheduler's forecast job runs every few seconds
 
 
 def series_response(points: list[dict[str, Any]], metric: str, from_: Any, to: Any, fmt: str,

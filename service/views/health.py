@@ -6,8 +6,10 @@ from datetime import datetime
 from typing import Any
 
 import redis
-from flask import Response
+from flask import Response, current_app
 
+from forecasts.freshness import generation_freshness
+from forecasts.outlook import pending
 from service.errors import error_response
 from service.http import json_response, store
 from service.views.params import Blueprint, NoQuery
@@ -31,10 +33,13 @@ def healthz(_query: dict[str, Any]) -> Response:
 
 @bp.route("/readyz")
 @bp.arguments(NoQuery(), location="query", error_status_code=400)
-@bp.response(200, description="Redis answers and data is loaded; reports the data age.")
+@bp.response(200, description="Redis answers and data is loaded. `data_age_seconds` is the age of the newest data "
+             "point (the newest release date of a scored model, from 00:00 UTC), per source too; `stale` past "
+             "GAPCAST_STALE_AFTER_DAYS; `loaded_seconds_ago` is when this generation was made; "
+             "`forecasts_pending` counts series whose forecast is being computed.")
 @bp.alt_response(503, description="Redis unreachable or no data loaded yet.")
 def readyz(_query: dict[str, Any]) -> Response:
-    """Ready to serve: Redis reachable and a data generation loaded."""
+    """Ready to serve: Redis reachable and a data generation loaded (stale data is still ready: it says so)."""
     s = store()
     try:
         s.r.ping()
@@ -45,7 +50,9 @@ def readyz(_query: dict[str, Any]) -> Response:
         return error_response(503, "the data store is unavailable", [{"check": "redis", "message": "no answer"}])
     if gen is None:
         return error_response(503, "no data loaded yet", [{"check": "data", "message": "run `gapcast load`"}])
+    now = s.now()
+    fresh = generation_freshness(s, gen).to_dict(now, current_app.extensions["gapcast.settings"].stale_after_days)
     created = datetime.fromisoformat(meta["created_at"]) if meta.get("created_at") else None
-    age_s = (s.now() - created).total_seconds() if created else None
-    return json_response({"status": "ready", "generation": gen, "as_of": meta.get("as_of") or None,
-                          "data_age_seconds": None if age_s is None else round(age_s, 1), "rollback": rollback})
+    return json_response({"status": "ready", "generation": gen, **fresh,
+                          "loaded_seconds_ago": None if created is None else round((now - created).total_seconds(), 1),
+                          "forecasts_pending": len(pending(s, gen)), "rollback": rollback})

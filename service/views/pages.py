@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from html import escape
 from typing import Any
 
 from flask import Response, current_app
 
 from forecasts import keys
+from forecasts.freshness import generation_freshness, overdue
 from service.charts import CARD_CSS, domain_card
 from service.credit import footer_html
-from service.forecast_docs import forecast_dict
+from service.forecast_docs import data_freshness, forecast_entry, today
 from service.http import current, etag_matches, not_modified, raw_response, store
 from service.views.domains import domain_rows
 from service.views.params import Blueprint, NoQuery
@@ -24,6 +26,8 @@ h1 { font-size: 24px; margin: 8px 0 4px; } .lede { color: #444; margin: 0 0 16px
 table.api { border-collapse: collapse; background: #fff; width: 100%; margin-bottom: 24px; }
 table.api td, table.api th { border: 1px solid #ddd; padding: 6px 8px; text-align: left; vertical-align: top; }
 code { background: #eee; padding: 1px 4px; border-radius: 3px; }
+.banner { border: 1px solid #c9a227; background: #fff6d6; padding: 10px 12px; margin: 0 0 16px; border-radius: 4px; }
+.note { margin: 4px 0; padding: 4px 8px; border-left: 4px solid #c9a227; background: #fffbea; }
 footer.credit { color: #444; font-size: 13px; margin: 24px 0 8px; overflow-wrap: anywhere; }
 """
 
@@ -47,10 +51,11 @@ def dashboard(_query: dict[str, Any]) -> Response:
     if etag_matches(tag):
         return not_modified(tag)
     cards = [_card(gen, row) for row in domain_rows(gen)]
-    as_of = max((r["as_of"] for r in domain_rows(gen) if r["as_of"]), default="-")
+    fresh = data_freshness(gen)
     body = (f"<h1>gapcast: how far behind are open-weight models?</h1>"
-            f"<p class='lede'>Per capability, the best closed vs the best open model, data as of {escape(as_of)} "
-            f"(generation {escape(gen)}). Forecasts are 80% intervals. <a href='/docs'>API</a></p>" + "".join(cards))
+            f"<p class='lede'>Per capability, the best closed vs the best open model, {_age_text(fresh)} "
+            f"(generation {escape(gen)}). Forecasts are 80% intervals. <a href='/docs'>API</a></p>"
+            + _stale_banner(gen, fresh) + "".join(cards))
     return _page("gapcast dashboard", body, tag)
 
 
@@ -64,8 +69,54 @@ def _card(gen: str, row: dict[str, Any]) -> str:
         for b in s.read_json(keys.gen_benchmark_summary(gen)) or []:
             if b["benchmark"] == primary:
                 unit = b["unit"]
-    return domain_card(row, series, forecast_dict("domain", row["domain"], "score_gap"), primary_points,
-                       primary or "no benchmark", primary_unit=unit)
+    raw, updating = forecast_entry("domain", row["domain"], "score_gap")
+    forecast = json.loads(raw)["forecast"] if raw else None
+    card = domain_card(row, series, forecast, primary_points, primary or "no benchmark", primary_unit=unit)
+    return _with_notes(card, _forecast_notes(forecast, updating))
+
+
+def _age_text(fresh: dict[str, Any]) -> str:
+    """`data as of 2026-07-09 (146 days old)`: the newest data point, not when it was loaded."""
+    if not fresh["data_as_of"]:
+        return "no dated data yet"
+    days = fresh["data_age_days"]
+    return (f"data as of <span class='data-as-of'>{escape(fresh['data_as_of'])}</span> "
+            f"(<span class='data-age'>{days} day{'' if days == 1 else 's'} old</span>)")
+
+
+def _stale_banner(gen: str, fresh: dict[str, Any]) -> str:
+    """A plain banner when the newest data point is older than GAPCAST_STALE_AFTER_DAYS, naming each source's
+    newest data; "" otherwise."""
+    if not fresh["stale"]:
+        return ""
+    sources = generation_freshness(store(), gen).sources
+    per = "; ".join(f"{escape(src)}: {escape(d.isoformat())}" for src, d in sorted(sources.items()))
+    return (f"<div class='banner banner-stale' role='status'><strong>Stale data.</strong> The newest data point is "
+            f"{fresh['data_age_days']} days old (from {escape(fresh['data_as_of'])}; stale after "
+            f"{fresh['stale_after_days']} days). Gaps and forecasts below describe that date, not today. "
+            f"Newest data per source: {per or 'none'}. Check the sources' status at "
+            f"<a href='/v1/sources'>/v1/sources</a>.</div>")
+
+
+def _forecast_notes(forecast: dict[str, Any] | None, updating: bool) -> list[str]:
+    notes = []
+    if updating:
+        notes.append("<p class='note note-updating'>Updating: new data arrived and this forecast is being "
+                     "recomputed; the previous one is shown meanwhile.</p>")
+    p50 = ((forecast or {}).get("catch_up") or {}).get("p50")
+    if overdue(p50, today()):
+        notes.append(f"<p class='note note-overdue'>Overdue: the median catch-up date ({escape(str(p50))}) has "
+                     f"passed and the data does not show the catch-up.</p>")
+    return notes
+
+
+def _with_notes(card: str, notes: list[str]) -> str:
+    """`card` with `notes` placed right under its header."""
+    if not notes:
+        return card
+    at = card.find("</header>")
+    at = at + len("</header>") if at >= 0 else len(card)
+    return card[:at] + "".join(notes) + card[at:]
 
 
 @bp.route("/docs")
