@@ -24,6 +24,7 @@ from forecasts import keys, outlook
 from forecasts.canonical import InvalidInput
 from forecasts.connection import RedisUnavailable, open_redis, redis_url
 from forecasts.domains import Domain, DomainConfigError, load_domains
+from forecasts.figures import reproduce
 from forecasts.ingest import LoadResult, load_records, load_snapshot
 from forecasts.reading import InputTooLarge, read_file
 from forecasts.redis_server import RedisServerError
@@ -149,6 +150,43 @@ def benchmarks(app: App, as_json: bool) -> None:
     for r in rows:
         click.echo(f"{r['benchmark']:<34} {r['unit']:<6} {r['status']:<12} {_num(r['score_gap']):>9} "
                    f"{_months(r['lag_days']):>8}  {r['as_of'] or '-'}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (now, monthly series, crossings).")
+@pass_app
+def robustness(app: App, as_json: bool) -> None:
+    """Open models on public vs held-out benchmarks: threshold-crossing and horizontal lags per side."""
+    with _errors(), app.store() as store:
+        doc = store.read_json(keys.gen_robustness(store.require_generation())) or {}
+    if as_json:
+        click.echo(json.dumps(doc, indent=2))
+        return
+    click.echo(f"{'date':<11} {'public: crossing lag':>20} {'lag (mo)':>8}   {'held-out: crossing lag':>22} "
+               f"{'lag (mo)':>8}  ratio")
+    for r in doc.get("series", []):
+        pub, hel = r["public"], r["held_out"]
+        click.echo(f"{r['date']:<11} {_months(pub['threshold_lag_days']):>20} {_months(pub['lag_days']):>8}   "
+                   f"{_months(hel['threshold_lag_days']):>22} {_months(hel['lag_days']):>8}  {_num(r['ratio'], 2)}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@pass_app
+def figures(app: App, as_json: bool) -> None:
+    """Published figures (Epoch AI, LMArena / AI Index, Ihle et al.) next to gapcast's value from the same
+    data. Exit status 1 when any is outside its tolerance."""
+    with _errors(), app.store() as store:
+        rows = reproduce(store.read_dataset(store.require_generation()))
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        click.echo(f"{'figure':<24} {'published':>10} {'gapcast':>9} {'tol':>5}  {'unit':<10} within  what")
+        for r in rows:
+            click.echo(f"{r['figure']:<24} {r['published']:>10} {_num(r['gapcast'], 2):>9} {r['tolerance']:>5}  "
+                       f"{r['unit']:<10} {'yes' if r['within'] else 'NO':<6}  {r['what']}")
+    if not all(r["within"] for r in rows):
+        sys.exit(1)
 
 
 @cli.command()

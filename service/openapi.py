@@ -46,7 +46,12 @@ OPEN = {"type": "object", "additionalProperties": True}
 DATE = {"type": "string", "description": "YYYY-MM-DD"}
 STATUS = {"type": "string", "description": "open_behind, caught_up, open_leads or no_data"}
 
+_SIDE = _obj({"threshold_lag_days": _n(NUM), "lag_days": _n(NUM), "benchmarks": _arr(STR), "crossings": INT},
+             ("threshold_lag_days", "lag_days", "benchmarks", "crossings"))
+
 COMPONENTS: dict[str, dict[str, Any]] = {
+    "SplitRow": _obj({"date": DATE, "public": _SIDE, "held_out": _SIDE, "ratio": _n(NUM)},
+                     ("date", "public", "held_out", "ratio")),
     "Credit": _obj({"id": STR, "name": STR, "licence": STR, "licence_url": STR, "url": STR, "attribution": STR},
                    ("id", "name", "licence", "url", "attribution")),
     "Leader": _n(_obj({"model": STR, "score": NUM, "release_date": DATE, "benchmark": STR}, ("model", "score"))),
@@ -127,6 +132,8 @@ RESPONSES: dict[str, dict[str, Any]] = {
     "backtest.backtest": _data({"series": _arr(_obj({
         "series": STR, "kind": STR, "target": STR, "metric": STR, "published_model": _n(STR), "status": STR,
         "models": OPEN}, ("series", "kind", "target", "metric", "status", "models")))}, ("series",)),
+    "robustness.robustness": _data({"now": _n(_ref("SplitRow")), "series": _arr(_ref("SplitRow")),
+                                    "crossings": OPEN, "method": OPEN}, ("now", "series", "crossings")),
     "sources.list_sources": _plain({"sources": _arr(_obj({"source": STR, "enabled": BOOL}, ("source", "enabled")))},
                                    ("sources",)),
     "sources.list_events": _plain({"credit": _CREDIT, "events": _arr(_ref("Event"))}, ("credit", "events")),

@@ -18,9 +18,10 @@ def blueprints() -> list[Blueprint]:
         models,
         pages,
         releases,
+        robustness,
         scores,
         sources,
     )
 
     return [health.bp, domains.bp, benchmarks.bp, models.bp, backtest.bp, sources.bp, releases.bp, alerts.bp,
-            metrics.bp, pages.bp, scores.bp, feeds.bp]
+            metrics.bp, pages.bp, scores.bp, feeds.bp, robustness.bp]
