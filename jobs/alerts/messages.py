@@ -196,7 +196,7 @@ def _item(ev: Mapping[str, Any], dashboard_url: str) -> _Item:
     title = f"{label} · {domain}" if domain else label
     url = f"{dashboard_url.split('#')[0]}#domain-{quote(domain, safe='')}" if domain else dashboard_url
     return _Item(kind, _clip(title, _VALUE_MAX), _clip(str(ev.get("summary", "")), _SUMMARY_MAX),
-                 _rows(before, after), _models(ev.get("models")), url, at)
+                 _rows(before, after, at), _models(ev.get("models")), url, at)
 
 
 def _failing_text(after: Mapping[str, Any]) -> str:
@@ -207,14 +207,15 @@ def _failing_text(after: Mapping[str, Any]) -> str:
     return f"Source {after['source']} {times}: {reason}"
 
 
-def _rows(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[tuple[str, str, str], ...]:
+def _rows(before: Mapping[str, Any], after: Mapping[str, Any], at: str | None = None
+          ) -> tuple[tuple[str, str, str], ...]:
     unit = str(after.get("unit") or before.get("unit") or DOMAIN_UNIT)
     formats: list[tuple[str, str, Callable[[Any], str]]] = [
         ("leader", "Leader", _leader),
         ("score_gap", "Gap", lambda v: _gap(v, unit)),
         ("lag_days", "Lag", _lag),
         ("status", "Status", _status),
-        ("catch_up_p50", "Catch-up (median)", _plain),
+        ("catch_up_p50", "Catch-up (median)", lambda v: _catch_up(v, at)),
         ("as_of", "Data as of", _plain),
     ]
     return tuple((label, _clip(fmt(before.get(key)), _VALUE_MAX), _clip(fmt(after.get(key)), _VALUE_MAX))
@@ -246,6 +247,15 @@ def _lag(v: Any) -> str:
 
 def _status(v: Any) -> str:
     return "n/a" if v is None else _STATUS_LABELS.get(str(v), str(v))
+
+
+def _catch_up(v: Any, at: str | None) -> str:
+    """A median catch-up date, marked "(overdue)" when it is before the event's own date (`at`, ISO): the
+    date passed without the catch-up; never shown as a negative number of days."""
+    text = _plain(v)
+    if isinstance(v, str) and at and v[:10] < at[:10]:
+        text += " (overdue)"
+    return text
 
 
 def _plain(v: Any) -> str:
