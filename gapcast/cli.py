@@ -5,6 +5,7 @@ the three packages together; `service`, `jobs` and `forecasts` themselves keep s
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import logging
 import os
@@ -15,7 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import click
 import redis
@@ -28,7 +29,7 @@ from forecasts.figures import reproduce
 from forecasts.ingest import LoadResult, load_records, load_snapshot
 from forecasts.reading import InputTooLarge, read_file
 from forecasts.redis_server import RedisServerError
-from forecasts.settings import Settings, SettingsError
+from forecasts.settings import Settings, SettingsError, redact_url
 from forecasts.snapshot import SnapshotError, bundled_bytes, bundled_forecasts_bytes, parse_forecasts
 from forecasts.store import Store, StoreError, rollback_notice, store_for
 
@@ -65,23 +66,36 @@ class App:
             yield store
 
 
-pass_app = click.make_pass_decorator(App)
+def current_app() -> App:
+    """The App of the running command, made on first use: settings are validated only once a command
+    runs, so `gapcast CMD --help` shows help whatever the environment holds. Raises ClickException
+    (one line, exit status 1) on a bad setting or domain file."""
+    root = click.get_current_context().find_root()
+    if root.obj is None:
+        try:
+            settings = Settings.from_env(os.environ)
+            domains = load_domains(settings.domains_file)
+        except (SettingsError, DomainConfigError) as exc:
+            raise click.ClickException(str(exc)) from None
+        logging.basicConfig(level=settings.log_level, stream=sys.stderr,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        root.obj = App(settings, domains)
+    return cast(App, root.obj)
+
+
+def pass_app(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Like click's pass_obj: the command gets the App (validated settings, domains) as first argument."""
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return f(current_app(), *args, **kwargs)
+    return wrapper
 
 
 @click.group()
 @click.version_option(package_name="gapcast")
-@click.pass_context
-def cli(ctx: click.Context) -> None:
+def cli() -> None:
     """gapcast: how far behind closed models open-weight models are, per capability, and when they
     catch up. Settings come from GAPCAST_* environment variables (see the README)."""
-    try:
-        settings = Settings.from_env(os.environ)
-        domains = load_domains(settings.domains_file)
-    except (SettingsError, DomainConfigError) as exc:
-        raise click.ClickException(str(exc)) from None
-    logging.basicConfig(level=settings.log_level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    ctx.obj = App(settings, domains)
 
 
 @cli.command()
@@ -194,9 +208,15 @@ def figures(app: App, as_json: bool) -> None:
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="gunicorn workers.")
 @pass_app
-def up(app: App, host: str, port: int, workers: int) -> None:
-    """The main job: start Redis (embedded unless GAPCAST_REDIS_URL is set), load the bundled data on
-    first start, print the per-domain table, and serve the API and dashboard until Ctrl-C."""
+def up(app: App, host: str, port: int, workers: int, no_scheduler: bool) -> None:
+    """The whole product on one machine: start Redis (embedded unless GAPCAST_REDIS_URL is set), load the
+    bundled data on first start, print the per-domain table, then run the API and dashboard, the scheduler
+    (source pulls, forecasts) and the alert deliverer as supervised processes until Ctrl-C / SIGTERM.
+
+    One log stream, each line prefixed with its part ([api], [scheduler], [deliver]); a part that dies is
+    restarted with backoff."""
+    from gapcast.supervise import Part, Supervisor
+
     with _errors(), app.redis_url() as url, app.store_at(url) as store:
         if store.current_generation() is None:
             click.echo("first start: loading the bundled snapshot ...")
@@ -204,8 +224,30 @@ def up(app: App, host: str, port: int, workers: int) -> None:
             _print_load(loaded)
             _install_shipped(store, loaded.generation)
         click.echo(render_gaps_table(_summary(store)))
-        _compute_pending(store, store.require_generation(), lambda r: True, app.domains)
-        _serve(app, url, host, port, workers)
+        # Forecasts still pending are fitted by the scheduler part in the background: the API serves now.
+        me = [sys.executable, "-m", "gapcast"]
+        parts = [Part("api", [*me, "api", "--host", host, "--port", str(port), "--workers", str(workers)])]
+        if not no_scheduler:
+            parts += [Part("scheduler", [*me, "scheduler", "--without-alerts"]),
+                      Part("deliver", [*me, "alerts", "deliver"])]
+        env = {**os.environ, "GAPCAST_REDIS_URL": url, "PYTHONUNBUFFERED": "1"}
+        click.echo(f"gapcast is up on http://{host}:{port}/ (API under /v1, docs at /docs): "
+                   f"{', '.join(p.name for p in parts)}; Ctrl-C stops it")
+        Supervisor(parts, env=env).run()
+        click.echo("gapcast stopped")
+
+
+def describe_redis(r: redis.Redis, url: str, *, embedded: bool) -> str:
+    """One line naming the Redis in use: server name, version, binary, where (URL redacted)."""
+    try:
+        info = r.info("server")
+    except redis.RedisError as exc:
+        return f"redis: {redact_url(url)} ({'embedded' if embedded else 'GAPCAST_REDIS_URL'}; INFO failed: {exc})"
+    name = str(info.get("server_name") or "redis")
+    version = info.get(f"{name}_version") or info.get("redis_version") or "?"
+    binary = info.get("executable") or "?"
+    where = "embedded, " if embedded else "GAPCAST_REDIS_URL, "
+    return f"redis: {name} {version} ({binary}; {where}{redact_url(url)})"
 
 
 @cli.command()
@@ -222,11 +264,14 @@ def api(app: App, host: str, port: int, workers: int) -> None:
 
 def _serve(app: App, url: str, host: str, port: int, workers: int) -> None:
     from service.server import prepare_metrics_dir, serve
+@click.option("--no-scheduler", is_flag=True, help="Serve only (an API replica): no source pulls, no forecast "
+              "fitting, no alert delivery; another machine runs `gapcast scheduler`.")
 
     prepare_metrics_dir(app.settings.data_dir / "prometheus")
     from service import create_app  # after the metrics dir is set: prometheus_client reads it at import
 
     settings = replace(app.settings, redis_url=url)
+        click.echo(describe_redis(store.r, url, embedded=not app.settings.redis_url))
     click.echo(f"gapcast is serving on http://{host}:{port}/ (API under /v1, docs at /docs); Ctrl-C stops it")
     serve(lambda: create_app(settings), host=host, port=port, workers=workers)
 
@@ -275,34 +320,43 @@ def backtest(app: App, as_json: bool, optional: str) -> None:
 
 @cli.command()
 @pass_app
-def scheduler(app: App) -> None:
-    """Run the scheduled jobs (source pulls, forecasts) until Ctrl-C / SIGTERM. Safe to run on several
-    machines: each job runs once per interval (Redis leases)."""
-    from jobs.http import Http
-    from jobs.schedule import Deps, build_sources, job_specs
-    from jobs.scheduler import build
+def scheduler(app: App, without_alerts: bool) -> None:
+    """Run the scheduled jobs (source pulls, forecasts, alert delivery) until Ctrl-C / SIGTERM. Safe to run
+    on several machines: each job runs once per interval (Redis leases)."""
+    from jobs.schedule import ALERTS_JOB
 
     with _errors(), app.store() as store:
-        sources = build_sources(app.settings, store)
         _sync_subscriptions_file(app, store)
-        deps = Deps(store, app.domains, Http(app.settings.source_timeout_s), app.settings, _sender(app.settings))
-        specs = job_specs(app.settings, sources)
-        sched = build(deps, specs)
-        logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per run is noise; ours say what changed
-        click.echo("scheduler: " + ", ".join(f"{s.name} every {s.every_s} s" for s in specs))
-        signal.signal(signal.SIGTERM, lambda *_: sched.shutdown(wait=False))
-        try:
-            sched.start()
-        except KeyboardInterrupt:
-            pass
-        finally:
-            if sched.running:
-                sched.shutdown(wait=True)
-        click.echo("scheduler stopped")
+        _run_jobs(app, store, "scheduler", lambda name: not (without_alerts and name == ALERTS_JOB))
+
+
+def _run_jobs(app: App, store: Store, label: str, keep: Callable[[str], bool]) -> None:
+    """Run the scheduled jobs whose name `keep` accepts until SIGINT/SIGTERM."""
+    from jobs.http import Http
+    from jobs.schedule import Deps, build_sources, job_specs
+    from jobs.scheduler import build, quiet_apscheduler
+
+    sources = build_sources(app.settings, store)
+    deps = Deps(store, app.domains, Http(app.settings.source_timeout_s), app.settings, _sender(app.settings))
+    specs = [s for s in job_specs(app.settings, sources) if keep(s.name)]
+    quiet_apscheduler()
+    sched = build(deps, specs)
+    click.echo(f"{label}: " + ", ".join(f"{s.name} every {s.every_s} s" for s in specs))
+    signal.signal(signal.SIGTERM, lambda *_: sched.shutdown(wait=False))
+    try:
+        sched.start()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if sched.running:
+            sched.shutdown(wait=True)
+    click.echo(f"{label} stopped")
 
 
 @cli.command()
 @click.argument("source", type=click.Choice(["epoch-hub", "artificial-analysis", "lmarena", "canonical"]))
+@click.option("--without-alerts", is_flag=True, help="Leave alert delivery to `gapcast alerts deliver` (what "
+              "`gapcast up` runs as its own part).")
 @click.argument("location", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 @pass_app
@@ -351,10 +405,13 @@ def sources(app: App, as_json: bool) -> None:
     enabled = status.enabled_sources(app.settings)
     with _errors(), app.store() as store:
         rows = [{**row, "enabled": row["source"] in enabled} for row in status.all_statuses(store, status.SOURCE_IDS)]
+        before = _summary(store) if store.current_generation() else []
     if as_json:
         click.echo(json.dumps(rows, indent=2))
+        after: list[dict[str, Any]] = []
         return
     click.echo(f"{'source':<20} {'on':<4} {'last success':<33} {'fails':>5} {'accepted':>8} {'rejected':>8}  "
+            after = store.read_json(keys.gen_summary(outcome.result.generation)) or []
                "last error")
     for r in rows:
         error = r.get("last_error", "") if r.get("consecutive_failures") else ""
@@ -366,13 +423,16 @@ def sources(app: App, as_json: bool) -> None:
 @cli.group()
 def alerts() -> None:
     """Alert subscriptions and deliveries (Slack, Discord, Teams, signed webhooks)."""
+        for line in domain_changes(before, after, d.get("touched_domains") or []):
+            click.echo(f"  {line}")
 
 
 @alerts.command("deliver")
-@click.option("--once", is_flag=True, required=True, help="Plan and send what is due now, then exit.")
+@click.option("--once", is_flag=True, help="Plan and send what is due now, then exit.")
 @pass_app
 def alerts_deliver(app: App, once: bool) -> None:
-    """Plan deliveries from new events and send every due one (the scheduler does this every 2 s)."""
+    """Plan deliveries from new events and send every due one, every 2 s until Ctrl-C / SIGTERM (the
+    alert deliverer of `gapcast up`); with --once, one round, then exit."""
     from jobs.alerts.deliver import deliver_due, plan
 
     with _errors(), app.store() as store:
@@ -403,7 +463,12 @@ def alerts_test(app: App, subscription: str) -> None:
             raise click.ClickException(f"sending failed: {type(exc).__name__}") from None
     click.echo(f"subscription {sub.id} ({sub.kind}, {sub.public()['url']}): HTTP {status}")
     if not 200 <= status < 300:
+    from jobs.schedule import ALERTS_JOB
         sys.exit(1)
+    if not once:
+        with _errors(), app.store() as store:
+            _run_jobs(app, store, "deliver", lambda name: name == ALERTS_JOB)
+        return
 
 
 @alerts.command("list")
@@ -447,6 +512,9 @@ def _sync_subscriptions_file(app: App, store: Store) -> None:
             subscriptions.delete(store, old.id)
     for sub in loaded:
         existing = subscriptions.get(store, sub.id)
+    if not rows:
+        click.echo("no subscriptions: add one with POST /v1/subscriptions (admin token) or GAPCAST_SUBSCRIPTIONS_FILE")
+        return
         subscriptions.save(store, replace(sub, created_at=existing.created_at) if existing else sub)
     click.echo(f"subscriptions: {len(loaded)} loaded from {path}")
 
@@ -483,6 +551,19 @@ def _compute_pending(store: Store, gen: str, only: Callable[[outlook.SeriesRef],
     count = len(outlook.pending(store, gen, only))
     if not count:
         return
+def domain_changes(before: list[dict[str, Any]], after: list[dict[str, Any]], touched: list[str]) -> list[str]:
+    """One line per touched domain: its status, score gap and lag before -> after (summary rows of two
+    generations; a domain missing on one side shows '-')."""
+    old, new = {r["domain"]: r for r in before}, {r["domain"]: r for r in after}
+    lines = []
+    for d in touched:
+        a, b = old.get(d, {}), new.get(d, {})
+        lines.append(f"{d}: {a.get('status', '-')} -> {b.get('status', '-')}, gap {_num(a.get('score_gap'))} -> "
+                     f"{_num(b.get('score_gap'))} % of scale, lag {_months(a.get('lag_days'))} -> "
+                     f"{_months(b.get('lag_days'))} months")
+    return lines
+
+
     started = time.monotonic()
     if sys.stderr.isatty():
         with click.progressbar(length=count, label=f"forecasting {count} series", file=sys.stderr) as bar:
@@ -603,21 +684,24 @@ def render_backtest_report(doc: dict[str, Any]) -> str:
     lines = ["accuracy (geometric mean over series of MAE / random-walk MAE; < 1 beats the random walk):"]
     lines += [f"  {k:<48} {_num(v, 3)}" for k, v in doc["headline"].items()]
     lines.append(f"\n{'kind':<10} {'metric':<10} {'h':>3} {'cover_80':>9} {'n':>6}")
-    lines += [f"{c['kind']:<10} {c['metric']:<10} {c['horizon_months']:>3} {c['coverage_80']:>9.3f} {c['n']:>6}"
-              for c in doc["calibration"]]
+    lines += [f"{c['kind']:<10} {c['metric']:<10} {c['horizon_months']:>3} {_num(c.get('coverage_80'), 3):>9} "
+              f"{c['n']:>6}" for c in doc["calibration"]]
     lines.append(f"\n{'question':<9} {'kind':<10} {'half':<6} {'N':>3} {'n':>5} {'base':>6} {'auc':>6} "
                  f"{'brier':>7} {'b_base':>7} {'model':>6}")
     for name in ("catch_up", "retake"):
         for c in doc[name]:
             lines.append(f"{name:<9} {c['kind']:<10} {c.get('half', 'all'):<6} {c['within_months']:>3} {c['n']:>5} "
-                         f"{c['base_rate']:>6.3f} {_num(c['auc'], 3):>6} {c['brier']:>7.4f} "
-                         f"{c['brier_base_rate']:>7.4f} {c['share_from_model']:>6.2f}")
+                         f"{_num(c.get('base_rate'), 3):>6} {_num(c.get('auc'), 3):>6} {_num(c.get('brier'), 4):>7} "
+                         f"{_num(c.get('brier_base_rate'), 4):>7} {_num(c.get('share_from_model'), 2):>6}")
     lines.append(f"\nselection: {doc['selection']['rule']}")
     for uc, sel in doc["selection"]["unit_classes"].items():
-        lines.append(f"  {uc}: rule picks {sel['chosen_by_rule']}, published {sel['published']}")
-        for name, f in sel["candidates"].items():
-            lines.append(f"    {name:<9} tune {_num(f['tune']['lag_mae_6_vs_rw'], 3):>6} "
-                         f"judge {_num(f['judge']['lag_mae_6_vs_rw'], 3):>6} ({f['judge']['benchmarks']} judged)")
+        lines.append(f"  {uc}: rule picks {sel.get('chosen_by_rule') or 'none (no candidate could be scored)'}, "
+                     f"published {sel.get('published') or 'none'}")
+        for name, f in (sel.get("candidates") or {}).items():
+            tune, judge = f.get("tune") or {}, f.get("judge") or {}
+            lines.append(f"    {name:<9} tune {_num(tune.get('lag_mae_6_vs_rw'), 3):>6} "
+                         f"judge {_num(judge.get('lag_mae_6_vs_rw'), 3):>6} ({judge.get('benchmarks', 0)} judged)")
+    lines += _series_lines(doc.get("series") or [])
     return "\n".join(lines)
 
 
@@ -636,3 +720,16 @@ def _leader(ldr: dict[str, Any] | None) -> str:
 def main() -> None:
     """Entry point of the `gapcast` console script."""
     cli(prog_name="gapcast")
+def _series_lines(series: list[dict[str, Any]]) -> list[str]:
+    """How many series the backtest scored, by published candidate, and the ones with none named."""
+    by: dict[str, int] = {}
+    for s in series:
+        by[s.get("published") or "none"] = by.get(s.get("published") or "none", 0) + 1
+    lines = [f"\nseries: {len(series)} backtested (" + ", ".join(f"{k} {v}" for k, v in sorted(by.items())) + ")"]
+    unpublished = [f"{s.get('kind')}:{s.get('target')}" for s in series if not s.get("published")]
+    if unpublished:
+        lines.append(f"  {len(unpublished)} with no published candidate (no forecast is published for them): "
+                     + ", ".join(unpublished))
+    return lines
+
+

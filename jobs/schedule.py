@@ -25,6 +25,7 @@ from jobs.sources.lmarena import LMArena
 
 FORECAST_EVERY_S = 5  # how soon forecasts follow a refresh (a cheap check when nothing is pending)
 ALERTS_EVERY_S = 2  # how often the outbox is planned and due alerts are sent
+ALERTS_JOB = "alerts"  # the alert deliverer's job name (`gapcast up` runs it as a part of its own)
 
 
 @dataclass
@@ -71,7 +72,7 @@ def job_specs(settings: Settings, sources: dict[str, Source]) -> list[JobSpec]:
     specs = [_pull_spec(settings, src) for src in sources.values()]
     specs.append(JobSpec("forecast", FORECAST_EVERY_S, "fit the forecasts a refresh left pending",
                          lambda deps: forecast_pending(deps.store, domains=deps.domains)))
-    specs.append(JobSpec("alerts", ALERTS_EVERY_S, "plan and send alerts", run_alerts))
+    specs.append(JobSpec(ALERTS_JOB, ALERTS_EVERY_S, "plan and send alerts", run_alerts))
     return specs
 
 

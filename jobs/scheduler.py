@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -137,6 +138,49 @@ def build(deps: Deps, specs: list[JobSpec], scheduler: BaseScheduler | None = No
             plan_retry(spec, due)
             logger.info("job %s: retry left by a previous scheduler planned at %s", spec.name, due.isoformat())
     return sched
+
+
+class SkippedRunFilter(logging.Filter):
+    """APScheduler logs a WARNING each time a job's turn comes while its previous run still goes on
+    ("maximum number of running instances reached"), and each time a run starts late ("was missed by").
+    A fit or a pull that outlasts its interval is normal here (coalesce=True, max_instances=1: the skipped
+    turns simply fold into the next one), so each job gets one INFO line saying so, then silence for
+    `quiet_s` seconds (monotonic `clock`)."""
+
+    MESSAGES = ("maximum number of running instances reached", "was missed by")
+
+    def __init__(self, quiet_s: float = 600.0, clock: Callable[[], float] | None = None) -> None:
+        super().__init__()
+        self.quiet_s = quiet_s
+        self.clock = clock or time.monotonic
+        self._last: dict[str, float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = str(record.msg)
+        if not any(m in msg for m in self.MESSAGES) or not record.args:
+            return True
+        job = record.args[0] if isinstance(record.args, tuple) else None
+        name = str(getattr(job, "id", None) or job)
+        now = self.clock()
+        if now - self._last.get(name, -self.quiet_s) < self.quiet_s:
+            return False
+        self._last[name] = now
+        record.levelno, record.levelname = logging.INFO, "INFO"
+        kind = "still running" if "maximum" in msg else "started late"
+        record.msg = f"job %s {kind}: its turns fold into the next run (said once per {self.quiet_s:.0f} s)"
+        record.args = (name,)
+        return True
+
+
+def quiet_apscheduler() -> None:
+    """APScheduler at WARNING (its per-run INFO lines are noise: ours say what changed), with the
+    repeated skipped-run warnings folded into one INFO line per job (SkippedRunFilter)."""
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    skipped = SkippedRunFilter()
+    for name in ("apscheduler.scheduler", "apscheduler.executors.default"):
+        lg = logging.getLogger(name)
+        if not any(isinstance(f, SkippedRunFilter) for f in lg.filters):
+            lg.addFilter(skipped)  # filters run after the level check: the demoted line is still shown
 
 
 def _job_state(r: redis.Redis, job: str) -> dict[str, str]:

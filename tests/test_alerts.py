@@ -33,10 +33,10 @@ from forecasts.ingest import load_snapshot
 from forecasts.settings import Settings
 from forecasts.store import Store
 from forecasts.subscriptions import Subscription, SubscriptionError, validate
+from gapcast.cli import cli
 from jobs.alerts import messages
 from jobs.alerts.deliver import Sender, deliver_due, plan
 from service import create_app
-from gapcast.cli import cli
 from tests.conftest import FIXED_NOW, SMALL_DOMAINS, small_snapshot_bytes
 
 DASH = "https://gapcast.example/"

@@ -172,7 +172,7 @@ def test_metrics_parse_with_the_prometheus_parser(api: FlaskClient) -> None:
     families = {f.name: f for f in text_string_to_metric_families(text)}
     gaps = {s.labels["domain"]: s.value for s in families["gapcast_domain_score_gap"].samples}
     assert set(gaps) == {"coding", "math"} and gaps["math"] < 0
-    assert {s.labels["domain"] for s in families["gapcast_domain_lag_days"].samples} == {"coding", "math"}
+    assert {s.labels["domain"] for s in families["gapcast_domain_lag_seconds"].samples} == {"coding", "math"}
     assert "gapcast_domain_catch_up_probability" in families and "gapcast_data_age_seconds" in families
     requests = families["gapcast_http_requests"].samples
     assert any(s.labels.get("endpoint") == "/v1/domains" and s.value >= 1 for s in requests)

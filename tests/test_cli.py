@@ -156,7 +156,9 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_ready(url: str, proc: subprocess.Popen[str], timeout_s: float = 60) -> None:
+def _wait_ready(url: str, proc: subprocess.Popen[str], timeout_s: float = 240) -> None:
+    """Wait for `url` to answer 200. The deadline is generous on purpose: what is tested is what `up` does,
+    not how fast this (possibly loaded) machine starts it (tests/perf/bench_first_start.py measures that)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()[1]
@@ -173,7 +175,7 @@ def _wait_ready(url: str, proc: subprocess.Popen[str], timeout_s: float = 60) ->
 def test_up_loads_on_first_start_serves_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
     data_dir, port = tmp_path / "up-data", _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GAPCAST_")}
-    env["GAPCAST_DATA_DIR"] = str(data_dir)
+    env.update({"GAPCAST_DATA_DIR": str(data_dir), "GAPCAST_EPOCH_URL": "", "GAPCAST_LMARENA_URL": ""})
     proc = subprocess.Popen([sys.executable, "-m", "gapcast", "up", "--port", str(port), "--workers", "1"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -181,12 +183,17 @@ def test_up_loads_on_first_start_serves_and_ctrl_c_stops_everything(tmp_path: Pa
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/domains", timeout=5) as resp:
             assert len(json.loads(resp.read())["domains"]) >= 10
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
+        out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
+    lines = out.splitlines()
+    assert lines[0].startswith("redis: ") and "embedded" in lines[0]  # which Redis runs, first
     assert "first start: loading the bundled snapshot" in out
     assert f"http://127.0.0.1:{port}/" in out
+    for part in ("[api] ", "[scheduler] ", "[deliver] "):  # the whole product, one prefixed stream
+        assert any(line.startswith(part) for line in lines), (part, out)
+    assert lines[-1] == "gapcast stopped"
     assert proc.returncode == 0, err
     assert not _servers_for(data_dir.resolve())
 
@@ -210,3 +217,42 @@ def test_commands_attach_to_the_server_a_running_process_holds(tmp_path: Path) -
     finally:
         holder.send_signal(signal.SIGTERM)
         holder.wait(timeout=10)
+
+
+def test_help_is_shown_before_settings_are_checked(invoke: Invoke) -> None:
+    result = invoke("load", "--help", extra_env={"GAPCAST_FOO": "1"})
+    assert result.exit_code == 0 and "load [OPTIONS] [PATH]" in result.output
+    assert "GAPCAST_FOO: unknown setting" in invoke("load", extra_env={"GAPCAST_FOO": "1"}).output
+
+
+def test_alerts_list_says_when_there_are_no_subscriptions(invoke: Invoke) -> None:
+    result = invoke("alerts", "list")
+    assert result.exit_code == 0 and result.output.startswith("no subscriptions")
+    assert json.loads(invoke("alerts", "list", "--json").output) == []
+
+
+def test_backtest_report_names_series_with_no_published_candidate() -> None:
+    from gapcast.cli import render_backtest_report
+
+    doc = {"headline": {"benchmark_lag_days_mae_6_vs_rw": None}, "calibration": [],
+           "catch_up": [{"kind": "domain", "within_months": 6, "n": 3, "base_rate": None, "auc": None,
+                         "brier": None, "brier_base_rate": None, "share_from_model": None}], "retake": [],
+           "selection": {"rule": "r", "unit_classes": {"log": {"chosen_by_rule": None, "published": None,
+                                                               "candidates": {}}}},
+           "series": [{"kind": "benchmark", "target": "b1", "published": "chase"},
+                      {"kind": "benchmark", "target": "b2", "published": None}]}
+    text = render_backtest_report(doc)
+    assert "log: rule picks none (no candidate could be scored), published none" in text
+    assert "series: 2 backtested (chase 1, none 1)" in text
+    assert "1 with no published candidate (no forecast is published for them): benchmark:b2" in text
+
+
+def test_ingest_summary_names_each_changed_domain_before_and_after() -> None:
+    from gapcast.cli import domain_changes
+
+    before = [{"domain": "coding", "status": "open_behind", "score_gap": 10.5, "lag_days": 30.44 * 2}]
+    after = [{"domain": "coding", "status": "caught_up", "score_gap": 0.4, "lag_days": 0.0},
+             {"domain": "math", "status": "open_behind", "score_gap": 3.0, "lag_days": None}]
+    assert domain_changes(before, after, ["coding", "math"]) == [
+        "coding: open_behind -> caught_up, gap 10.5 -> 0.4 % of scale, lag 2.0 -> 0.0 months",
+        "math: - -> open_behind, gap - -> 3.0 % of scale, lag - -> - months"]

@@ -392,10 +392,10 @@ def panel_exprs(panel: dict[str, Any]) -> list[str]:
 # Each panel the dashboard must have: its title -> fragments its PromQL must contain.
 REQUIRED_PANELS = {
     "Score gap per domain": ["gapcast_domain_score_gap"],
-    "Lag per domain (days)": ["gapcast_domain_lag_days"],
-    "Lag per domain now (months)": ["gapcast_domain_lag_days", "/ 30.4375"],
+    "Lag per domain (days)": ["gapcast_domain_lag_seconds", "/ 86400"],
+    "Lag per domain now (months)": ["gapcast_domain_lag_seconds", "/ 86400 / 30.4375"],
     "P(caught up within 12 months)": ["gapcast_domain_catch_up_probability", 'within_months="12"'],
-    "Median catch-up (days from now)": ["gapcast_domain_catch_up_p50_days"],
+    "Median catch-up (days from now)": ["gapcast_domain_catch_up_p50_seconds", "/ 86400"],
     "Data age": ["gapcast_data_age_seconds"],
     "Source consecutive failures": ["gapcast_source_consecutive_failures"],
     "Time since last successful pull": ["time() - gapcast_source_last_success_timestamp_seconds"],

@@ -41,6 +41,7 @@ from forecasts.ingest import load_records, load_snapshot
 from forecasts.settings import Settings
 from forecasts.source_status import RedisRequestCounter
 from forecasts.store import Store
+from gapcast.cli import cli
 from jobs.http import Http, PullFailed, Response
 from jobs.refresh import run_pull
 from jobs.sources import artificial_analysis, epoch, lmarena
@@ -51,7 +52,6 @@ from jobs.sources.canonical import CanonicalFeed
 from jobs.sources.epoch import EpochHub
 from jobs.sources.lmarena import LMArena
 from service import create_app
-from gapcast.cli import cli
 from tests.conftest import FIXED_NOW, SMALL_DOMAINS, small_snapshot_bytes
 from tests.test_api import assert_error_shape
 

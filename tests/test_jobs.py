@@ -38,6 +38,7 @@ from forecasts.ingest import load_snapshot
 from forecasts.settings import Settings
 from forecasts.snapshot import bundled_bytes
 from forecasts.store import Store, generation_seq
+from gapcast.cli import cli
 from jobs.http import Http
 from jobs.refresh import FAILING_AFTER, PullOutcome, forecast_pending, run_pull
 from jobs.schedule import Deps, JobSpec, build_sources, job_specs
@@ -47,7 +48,6 @@ from jobs.sources.canonical import CanonicalFeed
 from jobs.sources.epoch import EpochHub
 from jobs.sources.lmarena import LMArena
 from service import create_app
-from gapcast.cli import cli
 from tests.conftest import FIXED_NOW, bench_dict, make_snapshot, model_dict
 
 FIXTURES = Path(__file__).parent / "fixtures"

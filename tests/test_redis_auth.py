@@ -30,8 +30,8 @@ from click.testing import CliRunner, Result
 from forecasts.domains import load_domains
 from forecasts.redis_server import _quote_config
 from forecasts.settings import Settings
-from service import create_app
 from gapcast.cli import cli
+from service import create_app
 from tests.test_faults import HOST, RedisProcess, RedisStartError, free_port
 
 PASSWORD = "pw/Default@8c1f:2e"  # the default user's (requirepass): reserved URL characters, percent-encoded
