@@ -26,6 +26,7 @@ from forecasts.canonical import InvalidInput
 from forecasts.connection import RedisUnavailable, open_redis, redis_url
 from forecasts.domains import Domain, DomainConfigError, load_domains
 from forecasts.figures import reproduce
+from forecasts.freshness import overdue
 from forecasts.ingest import LoadResult, load_records, load_snapshot
 from forecasts.reading import InputTooLarge, read_file
 from forecasts.redis_server import RedisServerError
@@ -207,6 +208,8 @@ def figures(app: App, as_json: bool) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="gunicorn workers.")
+@click.option("--no-scheduler", is_flag=True, help="Serve only (an API replica): no source pulls, no forecast "
+              "fitting, no alert delivery; another machine runs `gapcast scheduler`.")
 @pass_app
 def up(app: App, host: str, port: int, workers: int, no_scheduler: bool) -> None:
     """The whole product on one machine: start Redis (embedded unless GAPCAST_REDIS_URL is set), load the
@@ -218,6 +221,7 @@ def up(app: App, host: str, port: int, workers: int, no_scheduler: bool) -> None
     from gapcast.supervise import Part, Supervisor
 
     with _errors(), app.redis_url() as url, app.store_at(url) as store:
+        click.echo(describe_redis(store.r, url, embedded=not app.settings.redis_url))
         if store.current_generation() is None:
             click.echo("first start: loading the bundled snapshot ...")
             loaded = load_snapshot(store, app.domains, bundled_bytes(), "bundled snapshot")
@@ -264,14 +268,11 @@ def api(app: App, host: str, port: int, workers: int) -> None:
 
 def _serve(app: App, url: str, host: str, port: int, workers: int) -> None:
     from service.server import prepare_metrics_dir, serve
-@click.option("--no-scheduler", is_flag=True, help="Serve only (an API replica): no source pulls, no forecast "
-              "fitting, no alert delivery; another machine runs `gapcast scheduler`.")
 
     prepare_metrics_dir(app.settings.data_dir / "prometheus")
     from service import create_app  # after the metrics dir is set: prometheus_client reads it at import
 
     settings = replace(app.settings, redis_url=url)
-        click.echo(describe_redis(store.r, url, embedded=not app.settings.redis_url))
     click.echo(f"gapcast is serving on http://{host}:{port}/ (API under /v1, docs at /docs); Ctrl-C stops it")
     serve(lambda: create_app(settings), host=host, port=port, workers=workers)
 
@@ -293,7 +294,11 @@ def forecast(app: App, domain: str | None, as_json: bool) -> None:
         _compute_pending(store, gen, only, app.domains)
         docs = [_forecast_doc(store, gen, "domain", d, m) for d in ([domain] if domain else _domain_ids(store, gen))
                 for m in outlook.METRICS]
-    _output([d["forecast"] for d in docs if d], as_json, render_forecast_table)
+        today = store.now().date()
+    # a median catch-up date that passed without the catch-up is overdue (a flag), never a negative count
+    rows = [{**d["forecast"], "catch_up_overdue": overdue(d["forecast"]["catch_up"].get("p50"), today)}
+            for d in docs if d]
+    _output(rows, as_json, render_forecast_table)
 
 
 @cli.command()
@@ -319,6 +324,8 @@ def backtest(app: App, as_json: bool, optional: str) -> None:
 
 
 @cli.command()
+@click.option("--without-alerts", is_flag=True, help="Leave alert delivery to `gapcast alerts deliver` (what "
+              "`gapcast up` runs as its own part).")
 @pass_app
 def scheduler(app: App, without_alerts: bool) -> None:
     """Run the scheduled jobs (source pulls, forecasts, alert delivery) until Ctrl-C / SIGTERM. Safe to run
@@ -355,8 +362,6 @@ def _run_jobs(app: App, store: Store, label: str, keep: Callable[[str], bool]) -
 
 @cli.command()
 @click.argument("source", type=click.Choice(["epoch-hub", "artificial-analysis", "lmarena", "canonical"]))
-@click.option("--without-alerts", is_flag=True, help="Leave alert delivery to `gapcast alerts deliver` (what "
-              "`gapcast up` runs as its own part).")
 @click.argument("location", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 @pass_app
@@ -376,10 +381,13 @@ def ingest(app: App, source: str, location: str | None, as_json: bool) -> None:
         src = build_sources(settings, store).get(source)
         if src is None:
             raise click.ClickException(f"source {source} is off: configure it (see `gapcast sources`)")
+        before = _summary(store) if store.current_generation() else []
         outcome = run_pull(store, app.domains, src, Http(settings.source_timeout_s),
                            retry_max_s=settings.retry_max_s)
+        after: list[dict[str, Any]] = []
         if outcome.result is not None and outcome.result.changed:
             _compute_pending(store, outcome.result.generation, lambda r: True, app.domains)
+            after = store.read_json(keys.gen_summary(outcome.result.generation)) or []
     if as_json:
         click.echo(json.dumps(outcome.to_dict(), indent=2))
     elif not outcome.ok:
@@ -391,6 +399,8 @@ def ingest(app: App, source: str, location: str | None, as_json: bool) -> None:
         click.echo(f"{source}: {d['accepted']} scores accepted ({d['new_scores']} new, {d['changed_scores']} "
                    f"changed), {outcome.rejected} rejected; " + (f"generation {d['generation']}, "
                    f"{len(d['touched_domains'])} domain(s) updated" if d["changed"] else "nothing changed"))
+        for line in domain_changes(before, after, d.get("touched_domains") or []):
+            click.echo(f"  {line}")
     if not outcome.ok:
         sys.exit(1)
 
@@ -405,13 +415,10 @@ def sources(app: App, as_json: bool) -> None:
     enabled = status.enabled_sources(app.settings)
     with _errors(), app.store() as store:
         rows = [{**row, "enabled": row["source"] in enabled} for row in status.all_statuses(store, status.SOURCE_IDS)]
-        before = _summary(store) if store.current_generation() else []
     if as_json:
         click.echo(json.dumps(rows, indent=2))
-        after: list[dict[str, Any]] = []
         return
     click.echo(f"{'source':<20} {'on':<4} {'last success':<33} {'fails':>5} {'accepted':>8} {'rejected':>8}  "
-            after = store.read_json(keys.gen_summary(outcome.result.generation)) or []
                "last error")
     for r in rows:
         error = r.get("last_error", "") if r.get("consecutive_failures") else ""
@@ -423,8 +430,6 @@ def sources(app: App, as_json: bool) -> None:
 @cli.group()
 def alerts() -> None:
     """Alert subscriptions and deliveries (Slack, Discord, Teams, signed webhooks)."""
-        for line in domain_changes(before, after, d.get("touched_domains") or []):
-            click.echo(f"  {line}")
 
 
 @alerts.command("deliver")
@@ -434,7 +439,12 @@ def alerts_deliver(app: App, once: bool) -> None:
     """Plan deliveries from new events and send every due one, every 2 s until Ctrl-C / SIGTERM (the
     alert deliverer of `gapcast up`); with --once, one round, then exit."""
     from jobs.alerts.deliver import deliver_due, plan
+    from jobs.schedule import ALERTS_JOB
 
+    if not once:
+        with _errors(), app.store() as store:
+            _run_jobs(app, store, "deliver", lambda name: name == ALERTS_JOB)
+        return
     with _errors(), app.store() as store:
         sender = _sender(app.settings)
         planned = plan(store, now=sender.clock(), deadline_s=app.settings.alert_deadline_s, settle_s=0)
@@ -463,12 +473,7 @@ def alerts_test(app: App, subscription: str) -> None:
             raise click.ClickException(f"sending failed: {type(exc).__name__}") from None
     click.echo(f"subscription {sub.id} ({sub.kind}, {sub.public()['url']}): HTTP {status}")
     if not 200 <= status < 300:
-    from jobs.schedule import ALERTS_JOB
         sys.exit(1)
-    if not once:
-        with _errors(), app.store() as store:
-            _run_jobs(app, store, "deliver", lambda name: name == ALERTS_JOB)
-        return
 
 
 @alerts.command("list")
@@ -482,6 +487,9 @@ def alerts_list(app: App, as_json: bool) -> None:
         rows = [s.public() for s in subscriptions.list_all(store)]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("no subscriptions: add one with POST /v1/subscriptions (admin token) or GAPCAST_SUBSCRIPTIONS_FILE")
         return
     for r in rows:
         click.echo(f"{r['id']:<14} {r['kind']:<8} {r['url']:<40} {'paused' if r['paused'] else 'active':<7} "
@@ -512,14 +520,24 @@ def _sync_subscriptions_file(app: App, store: Store) -> None:
             subscriptions.delete(store, old.id)
     for sub in loaded:
         existing = subscriptions.get(store, sub.id)
-    if not rows:
-        click.echo("no subscriptions: add one with POST /v1/subscriptions (admin token) or GAPCAST_SUBSCRIPTIONS_FILE")
-        return
         subscriptions.save(store, replace(sub, created_at=existing.created_at) if existing else sub)
     click.echo(f"subscriptions: {len(loaded)} loaded from {path}")
 
 
 # --- helpers -----------------------------------------------------------------------------------------
+
+
+def domain_changes(before: list[dict[str, Any]], after: list[dict[str, Any]], touched: list[str]) -> list[str]:
+    """One line per touched domain: its status, score gap and lag before -> after (summary rows of two
+    generations; a domain missing on one side shows '-')."""
+    old, new = {r["domain"]: r for r in before}, {r["domain"]: r for r in after}
+    lines = []
+    for d in touched:
+        a, b = old.get(d, {}), new.get(d, {})
+        lines.append(f"{d}: {a.get('status', '-')} -> {b.get('status', '-')}, gap {_num(a.get('score_gap'))} -> "
+                     f"{_num(b.get('score_gap'))} % of scale, lag {_months(a.get('lag_days'))} -> "
+                     f"{_months(b.get('lag_days'))} months")
+    return lines
 
 
 def _domain_ids(store: Store, gen: str) -> list[str]:
@@ -551,19 +569,6 @@ def _compute_pending(store: Store, gen: str, only: Callable[[outlook.SeriesRef],
     count = len(outlook.pending(store, gen, only))
     if not count:
         return
-def domain_changes(before: list[dict[str, Any]], after: list[dict[str, Any]], touched: list[str]) -> list[str]:
-    """One line per touched domain: its status, score gap and lag before -> after (summary rows of two
-    generations; a domain missing on one side shows '-')."""
-    old, new = {r["domain"]: r for r in before}, {r["domain"]: r for r in after}
-    lines = []
-    for d in touched:
-        a, b = old.get(d, {}), new.get(d, {})
-        lines.append(f"{d}: {a.get('status', '-')} -> {b.get('status', '-')}, gap {_num(a.get('score_gap'))} -> "
-                     f"{_num(b.get('score_gap'))} % of scale, lag {_months(a.get('lag_days'))} -> "
-                     f"{_months(b.get('lag_days'))} months")
-    return lines
-
-
     started = time.monotonic()
     if sys.stderr.isatty():
         with click.progressbar(length=count, label=f"forecasting {count} series", file=sys.stderr) as bar:
@@ -667,16 +672,22 @@ def render_data_age(fresh: dict[str, Any]) -> str:
 
 
 def render_forecast_table(forecasts: list[dict[str, Any]]) -> str:
-    """Domain forecasts as a table: catch-up p50, P(within 12 months), lag verdict, reason."""
+    """Domain forecasts as a table: catch-up p50 ("overdue" when `catch_up_overdue`), P(within 12 months),
+    lag verdict, reason."""
     lines = [f"{'domain':<22} {'metric':<10} {'status':<18} {'model':<13} {'catch-up p50':<12} "
              f"{'P(12 mo)':>8} {'lag trend':<10} reason"]
     for f in forecasts:
         cu, trend = f["catch_up"], f["lag_trend"]
         p12 = cu["probability_within"].get("12")
         lines.append(f"{f['target']:<22} {f['metric']:<10} {f['status']:<18} {f['model'] or '-':<13} "
-                     f"{cu['p50'] or '-':<12} {'-' if p12 is None else f'{p12:.0%}':>8} "
+                     f"{_p50(cu['p50'], f.get('catch_up_overdue', False)):<12} "
+                     f"{'-' if p12 is None else f'{p12:.0%}':>8} "
                      f"{trend.get('verdict') or '-':<10} {f['reason'][:100]}")
     return "\n".join(lines)
+
+
+def _p50(p50: str | None, late: bool) -> str:
+    return "-" if not p50 else f"{p50} overdue" if late else p50
 
 
 def render_backtest_report(doc: dict[str, Any]) -> str:
@@ -705,6 +716,19 @@ def render_backtest_report(doc: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _series_lines(series: list[dict[str, Any]]) -> list[str]:
+    """How many series the backtest scored, by published candidate, and the ones with none named."""
+    by: dict[str, int] = {}
+    for s in series:
+        by[s.get("published") or "none"] = by.get(s.get("published") or "none", 0) + 1
+    lines = [f"\nseries: {len(series)} backtested (" + ", ".join(f"{k} {v}" for k, v in sorted(by.items())) + ")"]
+    unpublished = [f"{s.get('kind')}:{s.get('target')}" for s in series if not s.get("published")]
+    if unpublished:
+        lines.append(f"  {len(unpublished)} with no published candidate (no forecast is published for them): "
+                     + ", ".join(unpublished))
+    return lines
+
+
 def _num(v: float | None, digits: int = 1) -> str:
     return "-" if v is None else f"{v:.{digits}f}"
 
@@ -720,16 +744,3 @@ def _leader(ldr: dict[str, Any] | None) -> str:
 def main() -> None:
     """Entry point of the `gapcast` console script."""
     cli(prog_name="gapcast")
-def _series_lines(series: list[dict[str, Any]]) -> list[str]:
-    """How many series the backtest scored, by published candidate, and the ones with none named."""
-    by: dict[str, int] = {}
-    for s in series:
-        by[s.get("published") or "none"] = by.get(s.get("published") or "none", 0) + 1
-    lines = [f"\nseries: {len(series)} backtested (" + ", ".join(f"{k} {v}" for k, v in sorted(by.items())) + ")"]
-    unpublished = [f"{s.get('kind')}:{s.get('target')}" for s in series if not s.get("published")]
-    if unpublished:
-        lines.append(f"  {len(unpublished)} with no published candidate (no forecast is published for them): "
-                     + ", ".join(unpublished))
-    return lines
-
-
