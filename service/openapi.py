@@ -77,8 +77,8 @@ COMPONENTS: dict[str, dict[str, Any]] = {
         "forecast": _obj({"target": STR, "metric": STR, "status": STR, "model": _n(STR), "trajectory": _arr(OPEN),
                           "catch_up": OPEN, "lag_trend": _n(OPEN)}, ("target", "metric", "status")),
         "backtest": _n(OPEN)}, ("credit", "forecast")),
-    "Model": _obj({"id": STR, "name": STR, "organization": STR, "release_date": DATE, "access": STR,
-                   "licence": _n(STR), "aliases": _arr(STR)}, ("id", "name", "release_date", "access")),
+    "Model": _obj({"id": STR, "name": STR, "organization": STR, "country": _n(STR), "release_date": DATE,
+                   "access": STR, "licence": _n(STR), "aliases": _arr(STR)}, ("id", "name", "release_date", "access")),
     "Event": _obj({"id": STR, "kind": STR, "domain": STR, "summary": STR, "refresh": STR, "generation": STR,
                    "at": {"type": "string", "description": "ISO 8601 date-time, UTC"}, "before": OPEN,
                    "after": OPEN, "models": _arr(STR)}, ("id", "kind", "domain", "summary", "at")),
@@ -129,6 +129,9 @@ RESPONSES: dict[str, dict[str, Any]] = {
     "benchmarks.benchmark_series": _ref("Series"),
     "benchmarks.benchmark_forecast": _ref("ForecastDocument"),
     "models.list_models": _page("models", "Model"),
+    "models.get_model": _data({"model": _ref("Model"), "scores": _arr(_obj({
+        "benchmark": STR, "value": NUM, "stderr": _n(NUM), "source": STR, "retrieved_at": STR},
+        ("benchmark", "value")))}, ("model", "scores")),
     "backtest.backtest": _data({"series": _arr(_obj({
         "series": STR, "kind": STR, "target": STR, "metric": STR, "published_model": _n(STR), "status": STR,
         "models": OPEN}, ("series", "kind", "target", "metric", "status", "models")))}, ("series",)),
