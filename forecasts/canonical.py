@@ -1,9 +1,10 @@
 """The canonical score format (CSV or JSON) that users load: parsing, validation and merging.
 
 CSV columns: `model`, `organization`, `release_date` (YYYY-MM-DD), `access` (`open`|`closed`),
-`benchmark` (a benchmark id), `score`, and optional `stderr` and `source`. JSON: a list of objects with
-the same keys. A file is accepted whole or not at all: `validate` collects every problem, each naming
-its line (CSV) or record (JSON) and field, and raises `InvalidInput`.
+`benchmark` (a benchmark id), `score`, and optional `stderr`, `source` and `as_of` (YYYY-MM-DD: the rating
+snapshot a score comes from, on rating-history benchmarks such as Arena; see forecasts/ratings.py). JSON: a
+list of objects with the same keys. A file is accepted whole or not at all: `validate` collects every
+problem, each naming its line (CSV) or record (JSON) and field, and raises `InvalidInput`.
 """
 
 from __future__ import annotations
@@ -20,17 +21,18 @@ from typing import Any
 
 from forecasts.model import EARLIEST_RELEASE, Access, Dataset, Exclusion, Model, Score
 from forecasts.names import NameIndex, canonical_id, name_key, normalize_name, skeleton
+from forecasts.ratings import extend_history
 
 REQUIRED = ("model", "organization", "release_date", "access", "benchmark", "score")
-OPTIONAL = ("stderr", "source")
+OPTIONAL = ("stderr", "source", "as_of")
 MAX_PROBLEMS = 100  # problems reported per file; the rest are counted
 TEXT_LIMITS = {"model": 200, "organization": 200, "release_date": 10, "access": 10, "benchmark": 100,
-               "source": 500}  # longest accepted text per field
+               "source": 500, "as_of": 10}  # longest accepted text per field
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 _CODES = {"model": "invalid_model", "release_date": "invalid_date", "access": "unknown_access",
           "benchmark": "unknown_benchmark", "score": "invalid_score", "stderr": "invalid_score",
-          "organization": "conflicting_organization"}
+          "organization": "conflicting_organization", "as_of": "invalid_date"}
 # Words that do not tell organisations apart ("Mistral" is "Mistral AI", "Google" is "Google DeepMind").
 _ORG_NOISE = {"ai", "inc", "labs", "lab", "research", "technologies", "technology", "corp", "corporation", "llc",
               "ltd", "co", "the", "group", "cloud", "for", "of", "and", "institute", "foundation", "models"}
@@ -82,6 +84,7 @@ class Row:
     score: float
     stderr: float | None
     source: str
+    as_of: date | None = None  # the rating snapshot the score comes from (rating-history benchmarks)
 
 
 @dataclass
@@ -96,7 +99,8 @@ class MergeStats:
 
     def count(self, old: Score | None, new: Score) -> bool:
         """Count `new` against `old`; True when it is new or changed (its benchmark is then touched)."""
-        if old is not None and _same(old.value, new.value) and _same(old.stderr, new.stderr):
+        if old is not None and _same(old.value, new.value) and _same(old.stderr, new.stderr) \
+                and old.history == new.history:  # a new snapshot with the same rating still extends a series
             self.unchanged_scores += 1
             return False
         if old is None:
@@ -372,10 +376,11 @@ def _validate_record(rec: RawRecord, data: Dataset, today: date, index: NameInde
     if stored and access and stored.access is not access:
         bad("access", f"{access.value!r} conflicts with the stored access {stored.access.value!r} "
                       f"of {stored.id!r}", "conflicting_access")
+    as_of = parse_date(f.get("as_of"), today, lambda m: bad("as_of", m)) if _str(f.get("as_of")) else None
     if len(problems) > start or release is None or access is None or score is None:
         return None
     return Row(where, model_id or canonical_id(name), name, org or (stored.organization if stored else ""),
-               release, access, bench_id, score, stderr, _str(f.get("source")))
+               release, access, bench_id, score, stderr, _str(f.get("source")), as_of)
 
 
 def _match(name: str, f: dict[str, Any], today: date, index: NameIndex,
@@ -450,7 +455,9 @@ def merge(data: Dataset, rows: list[Row], origin: str, retrieved_at: str,
         out.models[row.model_id] = model
         score = Score(row.model_id, row.benchmark, row.score, row.stderr,
                       row.source or f"{origin}#{row.where}", retrieved_at, seen_at)
-        if stats.count(out.scores.get((row.benchmark, row.model_id)), score):
+        old = out.scores.get((row.benchmark, row.model_id))
+        score = extend_history(old, score, row.as_of, retrieved_at)  # rating snapshots (Arena)
+        if stats.count(old, score):
             out.scores[(row.benchmark, row.model_id)] = score  # an unchanged score keeps its provenance
     return out, stats
 

@@ -56,6 +56,7 @@ class Entry:
     value: float
     stderr: float | None = None
     counts_from: date | None = None
+    history: tuple[tuple[str, float, float | None], ...] = ()  # Score.history (rating snapshots)
 
     @property
     def effective_date(self) -> date:
@@ -205,16 +206,27 @@ class BenchmarkGaps:
         self.saturated_from = saturation_date(bench, self.closed)
         self.entry_dates = sorted(e.effective_date for e in entries)  # when each score started to count
         self.data_end = self.entry_dates[-1] if self.entry_dates else None
+        # Rating-history benchmarks (Arena): `at` sees each date through the snapshot current then, and
+        # the data runs to the newest snapshot (forecasts/ratings.py). None for every other benchmark.
+        from forecasts.ratings import RatingHistory  # lazily: ratings builds this module's GapPoints
+        self.ratings = RatingHistory.build(bench, entries)
+        if self.ratings is not None and self.ratings.last_snapshot is not None:
+            self.data_end = max(self.data_end or self.ratings.last_snapshot, self.ratings.last_snapshot)
+
 
     def start(self) -> date | None:
         """The first date both classes have a score, else None."""
         c, o = self.closed.first_date(), self.open.first_date()
+        if self.ratings is not None and c and o and self.ratings.first_snapshot:
+            return max(c, o, self.ratings.first_snapshot)  # nothing is seen before the first snapshot
         return max(c, o) if c and o else None
 
     def at(self, t: date) -> GapPoint:
         """The benchmark's gap, lag and status at `t` (scores whose effective date is on or before `t`)."""
         c, o = self.closed.at(t), self.open.at(t)
         saturated = self.saturated_from is not None and self.saturated_from <= t
+        if self.ratings is not None:
+            return self.ratings.at(t, saturated)
         if c is None or o is None:
             return GapPoint(t, c[0] if c else None, o[0] if o else None, None, None,
                             self.bench.tie_margin, GapStatus.NO_DATA, saturated)
@@ -286,7 +298,8 @@ def entries_by_benchmark(data: Dataset) -> dict[str, list[Entry]]:
         bench = data.benchmarks[bench_id]
         launched = None if bench.retrospective else bench.launched
         counts_from = launched if launched is not None and launched > m.release_date else None
-        grouped[bench_id].append(Entry(m.id, m.release_date, m.access, s.value, s.stderr, counts_from))
+        grouped[bench_id].append(Entry(m.id, m.release_date, m.access, s.value, s.stderr, counts_from,
+                                       s.history))
     return grouped
 
 

@@ -156,9 +156,15 @@ class Score:
     # ISO date-time (UTC) when gapcast first saw this value for this (model, benchmark): an unchanged
     # re-pull keeps it, a changed value is a new observation and gets the time of the change.
     first_seen: str = ""
+    # Rating-history benchmarks (Arena): (as_of YYYY-MM-DD, value, stderr) per snapshot that rated the
+    # model, ascending; the last is `value`/`stderr`. Empty elsewhere. See forecasts/ratings.py.
+    history: tuple[tuple[str, float, float | None], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        if not self.history:
+            del d["history"]  # scores without a history keep their stored form
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Score:
@@ -170,6 +176,7 @@ class Score:
             source=d.get("source") or "",
             retrieved_at=d.get("retrieved_at") or "",
             first_seen=d.get("first_seen") or _seen_from_retrieval(d.get("retrieved_at")),
+            history=tuple((str(a), float(v), _opt_float(e)) for a, v, e in d.get("history") or ()),
         )
 
 

@@ -404,7 +404,8 @@ class GenerationWriter:
     def put_scores(self, benchmark: str, scores: list[Score]) -> None:
         """Write one benchmark's scores hash."""
         mapping = {s.model: json.dumps({"value": s.value, "stderr": s.stderr, "source": s.source,
-                                        "retrieved_at": s.retrieved_at, "first_seen": s.first_seen})
+                                        "retrieved_at": s.retrieved_at, "first_seen": s.first_seen,
+                                        **({"history": s.history} if s.history else {})})  # Arena snapshots
                    for s in scores}
         self.put_hash(keys.gen_scores(self.gen, benchmark), mapping)
 

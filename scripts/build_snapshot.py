@@ -78,7 +78,9 @@ from forecasts.names import (  # noqa: E402
 
 DATE_WINDOW_DAYS = 45
 SCHEMA = 1
-SCORE_FIELDS = ["model", "benchmark", "value", "stderr", "source", "retrieved_at", "first_seen"]
+SCORE_FIELDS = ["model", "benchmark", "value", "stderr", "source", "retrieved_at", "first_seen", "history"]
+# Which rating-history source wins when several hold a snapshot of one date (LMArena's own repo first).
+HISTORY_PRIORITY = ("oolong-arena", "fboulnois", "nakasyou", "arena-catalog")
 BENCH_FIELDS = ["id", "name", "evaluator", "unit", "min", "max", "higher_is_better", "tie_margin",
                 "saturation", "scale", "description", "source_url", "launched", "launch_source",
                 "margin_source", "scale_source", "held_out", "held_out_reason", "in_split", "retrospective"]
@@ -121,6 +123,20 @@ def hint_date(name: str) -> tuple[date | None, int]:
 
 def days_apart(a: date | None, b: date | None) -> int | None:
     return None if a is None or b is None else abs((a - b).days)
+
+
+def history_stderr(ci: str) -> float | None:
+    """A rating-history ``ci`` cell as a standard error: ``+a/-b`` (fboulnois) -> (a + b) / (2 z95),
+    ``lo..hi`` (arena-catalog q025..q975) -> (hi - lo) / (2 z95), ``±x`` (arena.ai) -> x / z95; else None."""
+    text = (ci or "").strip()
+    m = re.fullmatch(r"\+?(\d+(?:\.\d+)?)\s*/\s*-(\d+(?:\.\d+)?)", text)
+    if m:
+        return (float(m.group(1)) + float(m.group(2))) / (2 * Z95)
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)\.\.(\d+(?:\.\d+)?)", text)
+    if m and float(m.group(2)) >= float(m.group(1)):
+        return (float(m.group(2)) - float(m.group(1))) / (2 * Z95)
+    m = re.fullmatch(r"±\s*(\d+(?:\.\d+)?)", text)
+    return float(m.group(1)) / Z95 if m else None
 
 
 def to_float(text: Any) -> float | None:
@@ -261,6 +277,7 @@ class Pending:
     record: str                 # exclusion `record`
     name: str                   # the name the source used
     raw: str = ""               # the raw cell, for invalid_score details
+    history: list[tuple[str, float, float | None]] | None = None   # rating snapshots (Arena)
 
 
 @dataclass
@@ -297,6 +314,7 @@ class Builder:
         self.used_sources: set[str] = set()
         self.manual_done: set[str] = set()
         self.short_index = NameIndex()
+        self._history_why: dict[str, str] = {}   # Arena keys left unmatched by load_arena_history, and why
 
     # -- catalogue
 
@@ -777,7 +795,7 @@ class Builder:
         src = self.sources["lmarena"]
         path = self.src_dir("lmarena") / "leaderboard-text.json"
         doc = json.loads(path.read_text(encoding="utf-8"))
-        benches = self.benches_of("lmarena")
+        benches = [b for b in self.benches_of("lmarena") if not b.spec.get("history")]  # history: 3c
         keys = sorted({k for b in benches for k in doc.get(b.spec["category"], {})})
         for key in keys:
             cats = [b for b in benches if key in doc.get(b.spec["category"], {})]
@@ -809,6 +827,112 @@ class Builder:
                                             f"arena-daily:{record}", b.spec["snapshot"], "arena-daily", record,
                                             key, repr(m.get("score"))))
         self.used_sources.add("arena-daily")
+
+    # -- 3c. LMArena rating history: one continuous series per category (forecasts/ratings.py)
+
+    def load_arena_history(self) -> None:
+        """Every snapshot of the rating history, one score per (model, benchmark) carrying its ratings per
+        snapshot date (``history``); the newest rating is the score's value.
+
+        Per benchmark and date one snapshot is used (``HISTORY_PRIORITY``; of several arena-catalog commits
+        on one day the largest, the five of 2025-05-27 are successively larger). fboulnois tables count only
+        after the last nakasyou date: before it they repeat nakasyou's ratings under display names. Keys of
+        one model in one snapshot (``claude-opus-4-6`` and its ``-thinking`` mode) keep the better rating.
+        A model key no other source knows becomes an Arena-only model released on the date it first
+        appears on the board (an upper bound: Arena lists a model days to weeks after its release) with the
+        access its licence gives; display names (fboulnois) never create models."""
+        src = self.sources["lmarena-history"]
+        rows = read_csv(self.src_dir("lmarena-history") / src["file"])
+        benches = {str(b.spec["history"]): b for b in self.benches if b.spec.get("history")}
+        by_id = {b.id: b for b in benches.values()}
+        last_nakasyou = max(r["snapshot_date"] for r in rows if r["source"] == "nakasyou")
+        snaps: dict[tuple[str, str, str], list[dict[str, str]]] = defaultdict(list)
+        for r in rows:
+            b = benches.get(f"{r['leaderboard']}/{r['category']}")
+            family = r["source"].split(":")[0].split("@")[0]
+            if b is None or (family == "fboulnois" and r["snapshot_date"] <= last_nakasyou):
+                continue
+            snaps[(b.id, r["snapshot_date"], r["source"])].append(r)
+        def rank(source: str, found: list[dict[str, str]]) -> tuple[int, int]:
+            return HISTORY_PRIORITY.index(source.split(":")[0].split("@")[0]), len(found)
+
+        chosen: dict[tuple[str, str], tuple[str, list[dict[str, str]]]] = {}
+        for (bid, day, source), found in sorted(snaps.items()):
+            cur = chosen.get((bid, day))
+            if cur is None or rank(source, found) > rank(*cur):
+                chosen[(bid, day)] = (source, found)
+        first_day: dict[str, str] = {}
+        for (_, day), (_source, found) in sorted(chosen.items(), key=lambda kv: kv[0][1]):
+            for r in found:
+                first_day.setdefault(r["model"], day)
+        # model keys first (they may create Arena-only models), then fboulnois display names (match only)
+        keyed = {r["model"] for _, (source, found) in chosen.items() if not source.startswith("fboulnois")
+                 for r in found}
+        mids = {key: self._history_model(key, first_day[key], chosen) for key in sorted(keyed)}
+        for name in sorted(set(first_day) - keyed):
+            mids[name] = self._display_model(name)
+        ratings: dict[tuple[str, str], dict[str, tuple[float, float | None, str]]] = defaultdict(dict)
+        unmatched: Counter[tuple[str, str]] = Counter()
+        for (bid, day), (_source, found) in sorted(chosen.items()):
+            for r in found:
+                mid, value = mids[r["model"]], to_float(r["rating"])
+                if mid is None or value is None or not by_id[bid].in_range(value):
+                    unmatched[(bid, r["model"])] += 1
+                    continue
+                prev = ratings[(mid, bid)].get(day)
+                if prev is None or value > prev[0]:
+                    ratings[(mid, bid)][day] = (value, history_stderr(r["ci"]), r["model"])
+        for (bid, key), n in sorted(unmatched.items()):
+            why = "invalid_score" if mids[key] is not None else \
+                "unreleased" if key in self.catalog.get("arena_unreleased", {}) else "unmatched"
+            self.exclude("lmarena-history", f"{bid}#{key}", key, why,
+                         f"{n} snapshot ratings not used ({self._history_why.get(key, 'rating out of range')})")
+        for (mid, bid), by_day in sorted(ratings.items()):
+            days = sorted(by_day)
+            value, stderr, key = by_day[days[-1]]
+            hist = [(d, round(by_day[d][0], 4), None if by_day[d][1] is None else round(by_day[d][1], 4))
+                    for d in days]
+            record = f"{bid}#{key}"
+            self.pending.append(Pending(mid, bid, value, stderr, f"lmarena-history:{record} ({len(days)} snapshots "
+                                        f"{days[0]} .. {days[-1]})", src["retrieved_at"], "lmarena-history",
+                                        record, key, repr(value), history=hist))
+        self.used_sources.add("lmarena-history")
+
+    def _display_model(self, name: str) -> str | None:
+        """The model of an fboulnois display name (``ChatGPT-4o-latest (2025-01-29)`` is also tried as the
+        key spelling ``ChatGPT-4o-latest-20250129``), or None."""
+        for cand in dict.fromkeys([name, re.sub(r"\s*\((\d{4})-(\d{2})-(\d{2})\)$", r"-\1\2\3", name)]):
+            mid, why = self.match_undated(cand)
+            if mid is not None:
+                self.add_aliases(self.models[mid], name)
+                return mid
+            self._history_why[name] = why
+        return None
+
+    def _history_model(self, key: str, first: str, chosen: dict[tuple[str, str], tuple[str, list[dict[str, str]]]]
+                       ) -> str | None:
+        """The canonical model of an Arena key, or a new Arena-only model (see load_arena_history)."""
+        if key in self.catalog.get("arena_unreleased", {}):
+            self._history_why[key] = "never released: " + self.catalog["arena_unreleased"][key]
+            return None
+        mid, why = self.match_undated(key)
+        if mid is not None:
+            self.add_aliases(self.models[mid], key)
+            return mid
+        rows = [r for (_, _), (source, found) in chosen.items() if not source.startswith("fboulnois")
+                for r in found if r["model"] == key]
+        flags = {r["open_weights"] for r in rows if r["open_weights"] in ("true", "false")}
+        if self.index.candidates(key) or len(flags) != 1:
+            self._history_why[key] = why if self.index.candidates(key) or not rows else \
+                "no release date from any source, and the Arena licences do not say open or closed"
+            return None
+        when = date.fromisoformat(first)
+        org = next((r["organization"] for r in reversed(rows) if r["organization"]), "")
+        mid = self.new_id(canonical_id(key), when)
+        access = "open" if flags == {"true"} else "closed"
+        self.models[mid] = Canon(mid, key, org, when, access, None, "arena", access_from="lmarena-history")
+        self.add_aliases(self.models[mid], mid, key)
+        return mid
 
     # -- 4. Epoch benchmark CSVs
 
@@ -966,7 +1090,8 @@ class Builder:
             })
         scores_out = [[p.model, p.bench, round(p.value, 4) if p.value is not None else None,
                        None if p.stderr is None else round(p.stderr, 4), p.source, p.retrieved,
-                       f"{p.retrieved}T00:00:00+00:00"]   # first seen: the source file's capture date
+                       f"{p.retrieved}T00:00:00+00:00",   # first seen: the source file's capture date
+                       p.history]
                       for (_, _), p in sorted(best.items())]
         benches_out = [{f: b.meta[f] for f in BENCH_FIELDS} for b in sorted(self.benches, key=lambda b: b.id)]
         built_from = [{"id": sid, "name": s["name"], "licence": s["licence"], "url": s["url"],
@@ -1023,6 +1148,7 @@ class Builder:
         self.load_aa_scrape()
         self.load_arena_catalog()
         self.load_arena_daily()
+        self.load_arena_history()
         self.load_epoch_scores()
         self.apply_fallbacks()
         return self.finalise()

@@ -26,7 +26,7 @@ SNAPSHOT = REPO / "forecasts" / "data" / "snapshot.json.gz"
 RAW = REPO.parent / "shared" / "data" / "raw"
 REASONS = {"unreleased", "unknown_access", "unmatched", "conflicting_release_date", "no_release_date",
            "invalid_score", "duplicate"}
-SOURCES = {"epoch-hub", "aa", "aa-scrape", "lmarena", "arena-daily"}
+SOURCES = {"epoch-hub", "aa", "aa-scrape", "lmarena", "arena-daily", "lmarena-history"}
 MODEL_ID = re.compile(r"[a-z0-9][a-z0-9.-]*")
 
 
@@ -56,7 +56,8 @@ def test_file_is_small_deterministic_gzip(doc: dict[str, Any]) -> None:
     assert raw[:2] == b"\x1f\x8b" and raw[4:8] == b"\x00\x00\x00\x00"   # gzip mtime 0
     assert doc["schema"] == 1
     assert set(doc) == {"schema", "built_from", "benchmarks", "models", "score_fields", "scores", "exclusions"}
-    assert doc["score_fields"] == ["model", "benchmark", "value", "stderr", "source", "retrieved_at", "first_seen"]
+    assert doc["score_fields"] == ["model", "benchmark", "value", "stderr", "source", "retrieved_at", "first_seen",
+                                   "history"]  # history: the rating snapshots of an Arena score, else null
 
 
 def test_sources_are_credited(doc: dict[str, Any]) -> None:

@@ -142,29 +142,44 @@ def test_licences_conditional_get(httpserver: HTTPServer, http: Http) -> None:
 def test_arena_daily_text_with_ci_and_licence(httpserver: HTTPServer, http: Http) -> None:
     serve(httpserver, "/data/2026-04-19/text.json", body("daily-text.json"))
     pull = LMArena(httpserver.url_for("/data/2026-04-19/text.json")).pull(http, {})
-    glm = by(pull, "glm-5.1", "arena-text-overall-2026-04")
+    glm = by(pull, "glm-5.1", "arena-text-overall")  # the one continuous text series, not a dated id
     assert (glm.score, glm.access, glm.organization, glm.release_date) == (1472, "open", "Z.ai", None)
+    assert glm.as_of == "2026-04-19"  # meta.fetched_at's day: the snapshot this rating belongs to
     assert glm.stderr == pytest.approx(7 / 1.96, rel=1e-4)
     assert glm.source == "lmarena:2026-04-19/text.json#glm-5.1"
-    top = by(pull, "claude-opus-4-7-thinking", "arena-text-overall-2026-04")
+    top = by(pull, "claude-opus-4-7-thinking", "arena-text-overall")
     assert (top.score, top.access, top.stderr) == (1505, "closed", pytest.approx(11 / Z95))
     assert len(pull.records) == 20 and sum(r.access == "open" for r in pull.records) == 5
     assert pull.info["format"] == "arena-daily" and pull.info["leaderboard"] == "text"
+    assert {r.as_of for r in pull.records} == {"2026-04-19"}
+    assert glm.to_canonical()["as_of"] == "2026-04-19"
 
 
 def test_arena_daily_code_goes_to_the_webdev_benchmark(httpserver: HTTPServer, http: Http) -> None:
     serve(httpserver, "/latest", body("daily-code.json"))  # the URL says nothing: the content does
     pull = LMArena(httpserver.url_for("/latest")).pull(http, {})
-    assert {r.benchmark for r in pull.records} == {"arena-webdev-2026-04"}
-    assert by(pull, "gpt-5.4-high (codex-harness)", "arena-webdev-2026-04").stderr == pytest.approx(17 / Z95)
+    assert {r.benchmark for r in pull.records} == {"arena-webdev"}
+    assert by(pull, "gpt-5.4-high (codex-harness)", "arena-webdev").stderr == pytest.approx(17 / Z95)
+
+
+def test_arena_daily_without_fetched_at_uses_last_updated_else_no_date(httpserver: HTTPServer, http: Http) -> None:
+    doc = json.loads(body("daily-text.json"))
+    doc["meta"]["fetched_at"], doc["meta"]["last_updated"] = None, "2026-05-02T10:00:00Z"
+    serve(httpserver, "/a.json", json.dumps(doc).encode())
+    assert {r.as_of for r in LMArena(httpserver.url_for("/a.json")).pull(http, {}).records} == {"2026-05-02"}
+    doc["meta"]["last_updated"] = "yesterday"
+    serve(httpserver, "/b.json", json.dumps(doc).encode())
+    pull = LMArena(httpserver.url_for("/b.json")).pull(http, {})
+    assert {r.as_of for r in pull.records} == {None} and "as_of" not in pull.records[0].to_canonical()
 
 
 def test_arena_daily_of_an_uncatalogued_leaderboard_fails(httpserver: HTTPServer, http: Http) -> None:
     doc = json.loads(body("daily-text.json"))
-    doc["meta"]["leaderboard"] = "vision"
+    doc["meta"]["leaderboard"] = "text-to-image"
     serve(httpserver, "/v.json", json.dumps(doc).encode())
     err = fails(LMArena(httpserver.url_for("/v.json")), http)
-    assert err.reason == "bad_format" and "'vision' is not catalogued" in err.message
+    assert err.reason == "bad_format" and "'text-to-image' is not catalogued" in err.message
+    assert "code, document, search, text, vision" in err.message
 
 
 def test_arena_daily_bad_score_and_null_licence(httpserver: HTTPServer, http: Http) -> None:
@@ -175,7 +190,7 @@ def test_arena_daily_bad_score_and_null_licence(httpserver: HTTPServer, http: Ht
     pull = LMArena(httpserver.url_for("/t.json")).pull(http, {})
     [rej] = pull.rejected
     assert (rej.reason, rej.name) == ("invalid_score", "claude-opus-4-7-thinking")
-    assert by(pull, "claude-opus-4-6-thinking", "arena-text-overall-2026-04").access is None
+    assert by(pull, "claude-opus-4-6-thinking", "arena-text-overall").access is None
 
 
 # --- fboulnois CSV ----------------------------------------------------------------------------------------

@@ -30,12 +30,14 @@ class SourceRecord:
     access: str | None = None
     stderr: float | None = None
     source: str = ""
+    as_of: str | None = None  # YYYY-MM-DD of the rating snapshot (Arena daily files), else None
 
     def to_canonical(self) -> dict[str, Any]:
         """The record as a canonical-format object (the keys `gapcast load` reads)."""
-        return {"model": self.model, "organization": self.organization, "release_date": self.release_date or "",
-                "access": self.access or "", "benchmark": self.benchmark, "score": self.score,
-                "stderr": "" if self.stderr is None else self.stderr, "source": self.source}
+        out = {"model": self.model, "organization": self.organization, "release_date": self.release_date or "",
+               "access": self.access or "", "benchmark": self.benchmark, "score": self.score,
+               "stderr": "" if self.stderr is None else self.stderr, "source": self.source}
+        return {**out, "as_of": self.as_of} if self.as_of else out
 
 
 @dataclass

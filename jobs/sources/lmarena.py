@@ -7,7 +7,10 @@ The format is told from the content, not the URL:
   Access comes from the optional licences URL (arena-catalog `scatterplot-data.json`, matched on
   `model_api_name`): `Proprietary` (also the real misspelling `Propretary`) -> closed, another licence -> open.
 * arena.ai daily, `{"meta": {"leaderboard", ...}, "models": [{rank, model, vendor, license, score, ci, votes}]}`:
-  the catalogue's `arena-daily` entry for `meta.leaderboard`; stderr = ci / z95; access from `license`.
+  the catalogued benchmark whose `daily` is `meta.leaderboard` (`text` -> `arena-text-overall`, `code` ->
+  `arena-webdev`, ...); stderr = ci / z95; access from `license`. Every record carries `as_of`, the day of
+  `meta.fetched_at` (else `meta.last_updated`): the merge adds it to the score's rating history, so each
+  day's file extends the one continuous series of its board (forecasts/ratings.py), never a new benchmark.
 * fboulnois CSV, `rank,model,arena_elo|arena_score,95_pct_ci,votes,organization,license,...`: the overall text
   benchmark (catalogued category `full`); stderr from `+a/-b` as (a + b) / (2 z95).
 
@@ -39,6 +42,7 @@ BUNDLE_FORMAT = "gapcast-lmarena-bundle/1"
 LICENCES_PREFIX = "licences_"
 UNKNOWN_LICENCES = {"other", "-", "unknown", "n/a", "none"}
 CSV_SCORE_COLUMNS = ("arena_score", "arena_elo")
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _CI = re.compile(r"^\s*\+?\s*(\d+(?:\.\d+)?)\s*/\s*-\s*(\d+(?:\.\d+)?)\s*$")
 
 
@@ -229,8 +233,8 @@ def _parse_catalog(doc: dict[str, dict[str, Any]], name: str, licences: dict[str
 def _parse_daily(doc: dict[str, Any], name: str) -> Parsed:
     out = Parsed("arena-daily")
     board = str(doc["meta"].get("leaderboard") or "")
-    day = str(doc["meta"].get("fetched_at") or "")[:10]
-    bench = daily_benchmark(board, day)
+    day = snapshot_day(doc["meta"])
+    bench = daily_benchmark(board)
     out.info.update(format=out.format, leaderboard=board, fetched_at=doc["meta"].get("fetched_at"))
     prefix = f"{day}/{name}" if day else name
     for i, m in enumerate(doc["models"], start=1):
@@ -247,19 +251,29 @@ def _parse_daily(doc: dict[str, Any], name: str) -> Parsed:
         ci = _number(m.get("ci"))
         stderr = ci / Z95 if ci is not None and ci >= 0 else None
         out.records.append(SourceRecord(key, bench, score, str(m.get("vendor") or ""), None,
-                                        licence_access(m.get("license")), stderr, f"lmarena:{record}"))
+                                        licence_access(m.get("license")), stderr, f"lmarena:{record}",
+                                        day or None))
     return out
 
 
-def daily_benchmark(board: str, day: str) -> str:
-    """The catalogued `arena-daily` benchmark for leaderboard `board`: the entry of snapshot `day` if there is
-    one, else the newest. Raises PullFailed("bad_format") for a leaderboard the catalogue does not hold."""
-    cands = [e for e in entries("arena-daily") if e.get("leaderboard") == board]
+def snapshot_day(meta: dict[str, Any]) -> str:
+    """The YYYY-MM-DD an arena.ai daily file was current: `fetched_at`'s day, else `last_updated`'s; "" when
+    neither starts with a date (the merge then dates the ratings by the pull)."""
+    for fld in ("fetched_at", "last_updated"):
+        day = str(meta.get(fld) or "")[:10]
+        if _DAY.fullmatch(day):
+            return day
+    return ""
+
+
+def daily_benchmark(board: str) -> str:
+    """The catalogued benchmark an arena.ai daily leaderboard `board` extends (the entry whose `daily` is
+    `board`). Raises PullFailed("bad_format") for a leaderboard the catalogue does not hold."""
+    cands = [e for e in entries() if e.get("daily") == board]
     if not cands:
-        known = sorted({str(e.get("leaderboard")) for e in entries("arena-daily")})
+        known = sorted({str(e["daily"]) for e in entries() if e.get("daily")})
         raise _bad(f"arena.ai leaderboard {board!r} is not catalogued (catalogued: {', '.join(known)})")
-    same_day = [e for e in cands if e.get("snapshot") == day]
-    return str((same_day or sorted(cands, key=lambda e: str(e.get("snapshot") or "")))[-1]["id"])
+    return str(cands[0]["id"])
 
 
 def _parse_csv(rows: list[dict[str, str]], name: str) -> Parsed:
