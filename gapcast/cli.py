@@ -26,7 +26,7 @@ from forecasts.canonical import InvalidInput
 from forecasts.connection import RedisUnavailable, open_redis, redis_url
 from forecasts.domains import Domain, DomainConfigError, load_domains
 from forecasts.figures import reproduce
-from forecasts.freshness import overdue
+from forecasts.freshness import generation_freshness, overdue
 from forecasts.ingest import LoadResult, load_records, load_snapshot
 from forecasts.reading import InputTooLarge, read_file
 from forecasts.redis_server import RedisServerError
@@ -136,12 +136,9 @@ def load(app: App, path: Path | None, fmt: str | None, report: Path | None) -> N
 def gaps(app: App, as_json: bool) -> None:
     """One row per domain: score gap, lag, status and leaders, as of the latest data, and how old that data
     is (its newest data point, overall and per source; JSON: data_as_of, data_age_days, stale per row)."""
-    from forecasts.freshness import generation_freshness
-
     with _errors(), app.store() as store:
         rows = _summary(store)
-        fresh = generation_freshness(store, store.require_generation()).to_dict(store.now(),
-                                                                                app.settings.stale_after_days)
+        fresh = _freshness(app, store)
     if as_json:
         age = {"data_as_of": fresh["as_of"], "data_age_days": fresh["data_age_days"], "stale": fresh["stale"]}
         click.echo(json.dumps([{**r, **age} for r in rows], indent=2))
@@ -228,6 +225,7 @@ def up(app: App, host: str, port: int, workers: int, no_scheduler: bool) -> None
             _print_load(loaded)
             _install_shipped(store, loaded.generation)
         click.echo(render_gaps_table(_summary(store)))
+        click.echo(render_data_age(_freshness(app, store)))
         # Forecasts still pending are fitted by the scheduler part in the background: the API serves now.
         me = [sys.executable, "-m", "gapcast"]
         parts = [Part("api", [*me, "api", "--host", host, "--port", str(port), "--workers", str(workers)])]
@@ -655,6 +653,12 @@ def render_gaps_table(rows: list[dict[str, Any]]) -> str:
             f"{r['domain']:<22} {r['status']:<12} {_num(r['score_gap']):>16} {_months(r['lag_days']):>12}  "
             f"{_leader(r['closed_leader']):<28} {_leader(r['open_leader']):<28} {r['as_of'] or '-'}")
     return "\n".join(lines)
+
+
+def _freshness(app: App, store: Store) -> dict[str, Any]:
+    """The current generation's data age (:meth:`forecasts.freshness.Freshness.to_dict`) by the store's clock."""
+    fresh = generation_freshness(store, store.require_generation())
+    return fresh.to_dict(store.now(), app.settings.stale_after_days)
 
 
 def render_data_age(fresh: dict[str, Any]) -> str:
