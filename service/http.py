@@ -259,9 +259,11 @@ def _cors(resp: Response) -> Response:
         return resp
     if origins != ("*",):
         resp.vary.add("Origin")  # the answer depends on who asks: a shared cache must key on it
-    if not origin or (origins != ("*",) and origin.rstrip("/") not in origins):
-        return resp
-    preflight = request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers
+        if not origin or origin.rstrip("/") not in origins:
+            return resp
+    # With `*` the headers go on every GET answer, Origin or not, so the answer a shared cache keeps for a plain
+    # request also serves a page elsewhere (and needs no `Vary: Origin`).
+    preflight = bool(origin) and request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers
     asked = request.headers.get("Access-Control-Request-Method", "").upper() if preflight else request.method
     if asked not in CORS_METHODS or (preflight and "GET" not in resp.allow):
         return resp  # a write, or a preflight for one: no CORS headers, so the browser refuses it
