@@ -84,8 +84,8 @@ def credit_header() -> str:
 
 
 def add_csv_credit(resp: Response) -> None:
-    """Credit headers on a CSV answer: `X-Gapcast-Credit` (the publishers and terms) and a `Link` to the
-    credit document (rel="license"), so the body stays a plain CSV any reader parses."""
+    """Credit headers on an answer whose body cannot carry a `credit` member (CSV, SVG): `X-Gapcast-Credit` (the
+    publishers and terms) and a `Link` to the credit document (rel="license"), so a CSV stays plain CSV."""
     resp.headers["X-Gapcast-Credit"] = credit_header()
     resp.headers.add("Link", f'<{CREDIT_PATH}>; rel="license"')
 

@@ -117,9 +117,13 @@ def raw_response(body: bytes | str, tag: str, mimetype: str = "application/json"
     """Stored bytes served as they are (the fast path for cached documents)."""
     resp = Response(body, mimetype=mimetype)
     _cache_headers(resp, tag)
-    if mimetype == "text/csv":
+    if mimetype in CREDIT_HEADER_TYPES:
         add_csv_credit(resp)
     return resp
+
+
+# Bodies that cannot carry a `credit` member get the credit headers instead (CSV, the standalone SVG chart).
+CREDIT_HEADER_TYPES = ("text/csv", "image/svg+xml")
 
 
 def with_credit(doc: bytes) -> bytes:

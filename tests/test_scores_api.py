@@ -138,6 +138,8 @@ def test_every_data_answer_credits_its_sources(api: FlaskClient) -> None:
         assert "LMArena" in resp.headers["X-Gapcast-Credit"], url
         assert next(csv.reader(io.StringIO(resp.get_data(as_text=True))))[0] in {"domain", "benchmark", "id",
                                                                                "series", "date"}
+    svg = api.get("/v1/domains/coding/chart.svg")
+    assert svg.mimetype == "image/svg+xml" and "Epoch AI" in svg.headers["X-Gapcast-Credit"]
     page = api.get("/").get_data(as_text=True)
     footer = page[page.index("<footer"):]
     assert all(name in footer for name in PUBLISHERS) and "CC BY 4.0" in footer
