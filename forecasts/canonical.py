@@ -20,7 +20,8 @@ from datetime import date
 from typing import Any
 
 from forecasts.model import EARLIEST_RELEASE, Access, Dataset, Exclusion, Model, Score
-from forecasts.names import NameIndex, canonical_id, name_key, normalize_name, skeleton
+from forecasts.names import NameIndex, canonical_id, name_key, normalize_name, skeleton, strip_effort
+from forecasts.organisations import country_of
 from forecasts.ratings import extend_history
 
 REQUIRED = ("model", "organization", "release_date", "access", "benchmark", "score")
@@ -448,7 +449,7 @@ def merge(data: Dataset, rows: list[Row], origin: str, retrieved_at: str,
         model = out.models.get(row.model_id)
         if model is None:
             model = Model(row.model_id, row.model_name, row.organization, row.release_date, row.access,
-                          None, tuple(sorted({row.model_id, row.model_name})))
+                          None, tuple(sorted({row.model_id, row.model_name})), country_of(row.organization))
             stats.new_models.append(row.model_id)
         elif row.model_name not in model.aliases:
             model = replace(model, aliases=tuple(sorted({*model.aliases, row.model_name})))
@@ -460,6 +461,32 @@ def merge(data: Dataset, rows: list[Row], origin: str, retrieved_at: str,
         if stats.count(old, score):
             out.scores[(row.benchmark, row.model_id)] = score  # an unchanged score keeps its provenance
     return out, stats
+
+
+def merges_of(rows: list[Row], data: Dataset, origin: str) -> list[dict[str, str]]:
+    """Every distinct source name in `rows` that the matcher merged into a model already in `data` (a name
+    other than the model's id), with the rule that merged it (see `merge_rule`)."""
+    out: dict[tuple[str, str], dict[str, str]] = {}
+    for row in rows:
+        model = data.models.get(row.model_id)
+        if model is not None and row.model_name.lower() != model.id.lower():
+            rule, variant = merge_rule(row.model_name, model)
+            out.setdefault((row.model_name, model.id), {"source": origin, "name": row.model_name,
+                                                       "id": model.id, "rule": rule, "variant": variant})
+    return [out[k] for k in sorted(out)]
+
+
+def merge_rule(name: str, model: Model) -> tuple[str, str]:
+    """How `name` matched `model`, and the configuration tags it carried ("" when none): `alias` (written
+    as one of its aliases), `name-key` (same key after case, separators, provider prefix, date format and
+    configuration tags), else `release-date` (a key several models share, settled by the record's release
+    date and access)."""
+    variant = "" if strip_effort(name) == normalize_name(name) else normalize_name(name)
+    spelled = {a.casefold() for a in (model.id, model.name, *model.aliases)}
+    if name.casefold() in spelled:
+        return "alias", variant
+    keys = {name_key(a) for a in (model.id, model.name, *model.aliases)}
+    return ("name-key" if name_key(name) in keys else "release-date"), variant
 
 
 # --- field helpers ---------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from forecasts import keys
-from forecasts.canonical import MergeStats, RawRecord, merge, parse, triage, validate
+from forecasts.canonical import MergeStats, RawRecord, merge, merges_of, parse, triage, validate
 from forecasts.compute import Derived, derive, robustness_of
 from forecasts.domains import Domain
 from forecasts.events import Event, stage, summary_events
@@ -46,6 +46,8 @@ class LoadResult:
     touched_benchmarks: list[str] = field(default_factory=list)
     touched_domains: list[str] = field(default_factory=list)
     events: int = 0  # events emitted for this refresh
+    # every source name merged into a stored model: {source, name, id, rule, variant} (gapcast load --report)
+    merges: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def excluded_by_reason(self) -> Counter[str]:
@@ -82,6 +84,7 @@ def load_snapshot(store: Store, domains: dict[str, Domain], raw: bytes, origin: 
             if merged.benchmarks.get(b_id) != bench:
                 stats.touched.add(b_id)
             merged.benchmarks[b_id] = bench
+        _fold_former_ids(merged, snap.data, stats)
         for m_id, model in snap.data.models.items():
             if m_id not in merged.models:
                 stats.new_models.append(m_id)
@@ -96,7 +99,28 @@ def load_snapshot(store: Store, domains: dict[str, Domain], raw: bytes, origin: 
             merged.scores[pair] = score
         return merged, stats
 
-    return _commit(store, domains, apply, origin, snap.exclusions, raw=("snapshot", raw))
+    result = _commit(store, domains, apply, origin, snap.exclusions, raw=("snapshot", raw))
+    result.merges = list(snap.merges)
+    return result
+
+
+def _fold_former_ids(merged: Dataset, snap: Dataset, stats: MergeStats) -> None:
+    """A stored model whose id is now an alias of another snapshot model (a renamed id, a merged duplicate:
+    `claude-opus-4-6` -> `claude-opus-4.6`, `open-mistral-7b` -> `mistral-7b-v0.1`) is folded into it: its
+    scores move to the new id where the new id has none on that benchmark, and the old model goes, so a
+    store loaded before the rename holds each model once. Old ids keep resolving as aliases."""
+    owner = {a.lower(): m_id for m_id, m in snap.models.items() for a in m.aliases}
+    for old_id in [m for m in merged.models if m not in snap.models]:
+        new_id = owner.get(old_id.lower())
+        if new_id is None or new_id == old_id:
+            continue
+        del merged.models[old_id]
+        for (b_id, m_id), score in list(merged.scores.items()):
+            if m_id != old_id:
+                continue
+            del merged.scores[(b_id, m_id)]
+            merged.scores.setdefault((b_id, new_id), replace(score, model=new_id))
+            stats.touched.add(b_id)
 
 
 def load_records(store: Store, domains: dict[str, Domain], raw: bytes, fmt: str | None, origin: str,
@@ -105,11 +129,16 @@ def load_records(store: Store, domains: dict[str, Domain], raw: bytes, fmt: str 
     records = parse(raw, fmt, origin)
     now = store.now()
 
+    found: list[dict[str, str]] = []
+
     def apply(current: Dataset) -> tuple[Dataset, MergeStats]:
         rows = validate(records, current, now.date(), origin)
+        found[:] = merges_of(rows, current, origin)
         return merge(current, rows, origin, now.date().isoformat(), seen_at=now.isoformat(timespec="seconds"))
 
-    return _commit(store, domains, apply, origin, [], raw=(source, raw))
+    result = _commit(store, domains, apply, origin, [], raw=(source, raw))
+    result.merges = found
+    return result
 
 
 def load_source(store: Store, domains: dict[str, Domain], records: list[dict[str, Any]], origin: str,
@@ -121,13 +150,17 @@ def load_source(store: Store, domains: dict[str, Domain], records: list[dict[str
     now = store.now()
     found: list[Exclusion] = []
 
+    merges: list[dict[str, str]] = []
+
     def apply(current: Dataset) -> tuple[Dataset, MergeStats]:
         rows, excluded = triage(raw_records, current, now.date(), origin)
         found[:] = excluded
+        merges[:] = merges_of(rows, current, origin)
         return merge(current, rows, origin, now.date().isoformat(), seen_at=now.isoformat(timespec="seconds"))
 
     result = _commit(store, domains, apply, origin, [], raw=raw)
     result.exclusions = [*(rejected or []), *found]
+    result.merges = merges
     return result
 
 

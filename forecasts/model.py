@@ -12,6 +12,8 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
+from forecasts.organisations import country_of
+
 # Sane bounds: what any stored number must satisfy, whatever a benchmark declares (README "Reliability: data
 # integrity"). A value outside them is a typo or an attack, and one such value (1.7e308) would overflow every
 # derived series. Open ends of a benchmark's range are closed by its unit's bound (else DEFAULT_BOUND).
@@ -34,7 +36,9 @@ class Access(StrEnum):
 
 @dataclass(frozen=True)
 class Model:
-    """A canonical model. `release_date` is when it became publicly usable."""
+    """A canonical model. `release_date` is when it became publicly usable. `licence` is an SPDX id
+    (`MIT`, `LicenseRef-Llama-3.1-Community`) or `Proprietary`; `country` is the ISO 3166-1 alpha-2 code of
+    the organisation's headquarters (forecasts/data/organisations.toml), "" when unknown."""
 
     id: str
     name: str
@@ -43,6 +47,7 @@ class Model:
     access: Access
     licence: str | None = None
     aliases: tuple[str, ...] = ()
+    country: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -53,18 +58,22 @@ class Model:
             "access": self.access.value,
             "licence": self.licence,
             "aliases": list(self.aliases),
+            "country": self.country,
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Model:
+        """A model from its dict; a record stored before `country` existed gets it from its organisation."""
+        organization = d.get("organization") or ""
         return cls(
             id=d["id"],
             name=d["name"],
-            organization=d.get("organization") or "",
+            organization=organization,
             release_date=date.fromisoformat(d["release_date"]),
             access=Access(d["access"]),
             licence=d.get("licence"),
             aliases=tuple(d.get("aliases") or ()),
+            country=d.get("country") or country_of(organization),
         )
 
 

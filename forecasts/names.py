@@ -44,11 +44,15 @@ __all__ = [
     "NameIndex",
     "canonical_id",
     "date_stamp",
+    "date_suffix",
+    "drop_lone_dates",
+    "legacy_id",
     "loose_key",
     "name_key",
     "normalize_name",
     "skeleton",
     "strip_effort",
+    "styled_id",
 ]
 
 _IGNORABLE = regex.compile(r"\p{Default_Ignorable_Code_Point}+")
@@ -73,7 +77,9 @@ _EFFORT_PART = re.compile(
     r"(?:no |non-?)?thinking|thinking[- ](?:\d+k|" + _EFFORT_WORD + r")|"
     r"(?:\d+k|unknown|default|" + _EFFORT_WORD + r") thinking(?: length)?|"
     + _EFFORT_WORD + r"(?: effort| reasoning)?|"
-    r"codex-harness|fp8|fp16|bf16|fp4|int8|int4"
+    r"codex-harness|fp8|fp16|bf16|fp4|int8|int4|"
+    # a serving configuration, not a model: "Opus 4.8 Fallback" (requests another model answers)
+    r"[\w .-]+ fallback"
     r")$"
 )
 # Epoch effort / thinking-budget suffixes: "_high", "_32K", "_unknown", "_thinking".
@@ -243,16 +249,10 @@ def strip_effort(name: str) -> str:
     return _strip_suffixes(" ".join(text.split()))
 
 
-def canonical_id(name: str) -> str:
-    """Return a slug (``[a-z0-9][a-z0-9.-]*``) for a new canonical model named ``name``.
-
-    The slug keeps the source's own spelling (``claude-3-5-sonnet-20241022`` stays as is) minus the
-    provider prefix and effort markers; a month tag becomes ``-<mon>-<yyyy>``
-    (``"GPT-4o (May '24)"`` → ``gpt-4o-may-2024``). A name with non-ASCII letters is transliterated and
-    gets a hash of its normalised spelling, so distinct names never share an id and the same name always
-    gets the same one (``"深度求索"`` → ``shenduqiusuo-<6 hex>``); a name with no letters or digits at all
-    gets ``model-<6 hex>``. Uniqueness across models is the caller's job.
-    """
+def legacy_id(name: str) -> str:
+    """The id :func:`canonical_id` gave before ids had one style (issue 11): the source's own spelling
+    minus the provider prefix and effort markers (``claude-3-5-sonnet-20241022`` stayed as is). Kept so
+    that the builder can record each model's former id as an alias (old API URLs keep resolving)."""
     text = _drop_provider(_clean(name))
     digest = hashlib.sha256(text.encode()).hexdigest()[:6]
     suffix = "" if text.isascii() else f"-{digest}"
@@ -272,6 +272,90 @@ def canonical_id(name: str) -> str:
         slug = new
     slug = re.sub(r"^[^a-z0-9]+", "", slug)
     return f"{slug}{suffix}" if slug else f"model-{digest}"
+
+
+_ID_YMD = re.compile(r"(?<![\d.])(20\d\d)-?(0[1-9]|1[0-2])-?(0[1-9]|[12]\d|3[01])(?![\d.])")
+_ID_MDY = re.compile(r"(?<![\d.])(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])-(20\d\d)(?![\d.])")
+_ID_MY = re.compile(r"(?<![\d.])(?<!\d-)(0[1-9]|1[0-2])-(20\d\d)(?![\d.])")
+# stricter than the key's rule: "wizardlm-2-8x22b" and "qwen-2-7b" keep their dash (a size follows)
+_ID_DIGIT_DOT = re.compile(r"(?<![\d.])(\d)-(\d)(?![\w.])")
+_ID_DATE_TAIL = re.compile(r"-(20\d\d-(?:0[1-9]|1[0-2])(?:-(?:0[1-9]|[12]\d|3[01]))?)$")
+
+
+def styled_id(slug: str) -> str:
+    """``slug`` in gapcast's one id style: lower-case, a dot between single-digit version parts
+    (``claude-opus-4-6`` -> ``claude-opus-4.6``, ``claude-3-5-sonnet`` -> ``claude-3.5-sonnet``; never
+    before a size, ``qwen-2-7b`` and ``wizardlm-2-8x22b`` stay), date stamps written ``YYYY-MM-DD`` (``20241022``,
+    ``10-22-2024`` -> ``2024-10-22``) or ``YYYY-MM`` (``09-2025`` -> ``2025-09``). Idempotent."""
+    text = slug.lower()
+    text = _ID_MDY.sub(lambda m: f"{m.group(3)}-{m.group(1)}-{m.group(2)}", text)
+    text = _ID_YMD.sub(lambda m: f"{m.group(1)}-{m.group(2)}-{m.group(3)}", text)
+    text = _ID_MY.sub(lambda m: f"{m.group(2)}-{m.group(1)}", text)
+    # mask the dates so their dashes never become version dots
+    dates: list[str] = []
+
+    def hide(m: re.Match[str]) -> str:
+        dates.append(m.group(0))
+        return f"\x00{len(dates) - 1}\x00"
+
+    text = re.sub(r"20\d\d-(?:0[1-9]|1[0-2])(?:-(?:0[1-9]|[12]\d|3[01]))?(?![\d.])", hide, text)
+    while True:  # "llama-3-1-8b": one pass dots "3-1", the loop reaches overlapping pairs
+        new = _ID_DIGIT_DOT.sub(r"\1.\2", text)
+        if new == text:
+            break
+        text = new
+    return re.sub("\x00(\\d+)\x00", lambda m: dates[int(m.group(1))], text)
+
+
+def date_suffix(model_id: str) -> tuple[str, str] | None:
+    """``(base, date)`` when a styled id ends in a date (``gpt-4o-2024-05-13`` -> ``("gpt-4o",
+    "2024-05-13")``), else None. A date suffix is kept only where a provider ships several dated versions
+    of one model; :func:`drop_lone_dates` removes the others."""
+    m = _ID_DATE_TAIL.search(model_id)
+    return (model_id[: m.start()], m.group(1)) if m and m.start() > 0 else None
+
+
+def drop_lone_dates(ids: list[str], claimed: dict[str, set[str]]) -> dict[str, str]:
+    """For styled ``ids``, the new id of each: its date suffix dropped when no other id shares its base
+    (``claude-opus-4.5-2025-11-01`` -> ``claude-opus-4.5``), kept when the provider ships several dated
+    versions (``gpt-4o-2024-05-13`` and ``gpt-4o-2024-11-20``; also ``gemini-2.5-flash-preview-2025-09``
+    beside ``gemini-2.5-flash-preview-04-17``, a version written another way) or when the undated base
+    names another model (``claimed``: lower-cased alias -> the ids that have it; ``gpt-4-turbo`` is the
+    November 2023 model's, so the April 2024 one stays ``gpt-4-turbo-2024-04-09``)."""
+    bases: dict[str, int] = {}
+    for mid in ids:
+        split = date_suffix(mid)
+        base = split[0] if split else mid
+        bases[base] = bases.get(base, 0) + 1
+    taken = set(ids)
+    out: dict[str, str] = {}
+    for mid in ids:
+        split = date_suffix(mid)
+        if split is None:
+            out[mid] = mid
+            continue
+        base = split[0]
+        versioned = any(o != mid and o.startswith(f"{base}-") and o[len(base) + 1 : len(base) + 2].isdigit()
+                        for o in ids)
+        if not versioned and bases[base] == 1 and base not in taken and not claimed.get(base, set()) - {mid}:
+            out[mid] = base
+            taken.add(base)
+        else:
+            out[mid] = mid
+    return out
+
+
+def canonical_id(name: str) -> str:
+    """Return a slug (``[a-z0-9][a-z0-9.-]*``) for a new canonical model named ``name``, in gapcast's one id
+    style (:func:`styled_id`): the source's own name minus the provider prefix and configuration tags
+    (effort, reasoning mode, fallback), lower-case, dots for versions, dates as ``YYYY-MM-DD``
+    (``claude-3-5-sonnet-20241022`` -> ``claude-3.5-sonnet-2024-10-22``); a month tag becomes
+    ``-<mon>-<yyyy>`` (``"GPT-4o (May '24)"`` → ``gpt-4o-may-2024``). A name with non-ASCII letters is
+    transliterated and gets a hash of its normalised spelling, so distinct names never share an id and the
+    same name always gets the same one (``"深度求索"`` → ``shenduqiusuo-<6 hex>``); a name with no letters
+    or digits at all gets ``model-<6 hex>``. Uniqueness across models is the caller's job.
+    """
+    return styled_id(legacy_id(name))
 
 
 EXACT, WEAK, DATED, LOOSE = 0, 1, 2, 3

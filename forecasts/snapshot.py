@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, cast
 
@@ -13,17 +13,23 @@ from forecasts.model import Benchmark, Dataset, Exclusion, Model, Score
 SCHEMA = 1
 
 
+MERGE_FIELDS = ("source", "name", "id", "rule", "variant")
+
+
 class SnapshotError(ValueError):
     """The snapshot file is unreadable or of an unknown schema."""
 
 
 @dataclass(frozen=True)
 class Snapshot:
-    """The parsed snapshot: its dataset, what was excluded and why, and the sources it credits."""
+    """The parsed snapshot: its dataset, what was excluded and why, and the sources it credits. `merges` lists
+    every source name the builder's matcher merged into a canonical model: `{source, name, id, rule,
+    variant}` (`variant`: the configuration tags the name carried, "" when none)."""
 
     data: Dataset
     exclusions: list[Exclusion]
     sources: list[dict[str, Any]]
+    merges: list[dict[str, str]] = field(default_factory=list)
 
 
 def bundled_bytes() -> bytes:
@@ -51,7 +57,8 @@ def parse_snapshot(raw: bytes) -> Snapshot:
         s = Score.from_dict(dict(zip(fields, row, strict=True)))
         data.scores[(s.benchmark, s.model)] = s
     exclusions = [Exclusion(**e) for e in doc.get("exclusions", [])]
-    return Snapshot(data, exclusions, doc.get("built_from", []))
+    merges = [{k: str(m.get(k) or "") for k in MERGE_FIELDS} for m in doc.get("merges", [])]
+    return Snapshot(data, exclusions, doc.get("built_from", []), merges)
 
 
 # --- shipped forecasts -------------------------------------------------------------------------------

@@ -104,7 +104,8 @@ def cli() -> None:
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), help="Input format (default: from the "
               "file name, else sniffed).")
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the excluded records with their reasons to this .json or .csv file.")
+              help="Write the excluded records with their reasons, and every merge the name matcher made "
+                   "(source name -> canonical id, rule), to this .json or .csv file.")
 @pass_app
 def load(app: App, path: Path | None, fmt: str | None, report: Path | None) -> None:
     """Load the bundled snapshot, or a canonical CSV/JSON file at PATH, into Redis.
@@ -126,8 +127,9 @@ def load(app: App, path: Path | None, fmt: str | None, report: Path | None) -> N
                 sys.exit(1)
     _print_load(result)
     if report:
-        _write_report(report, [e.to_dict() for e in result.exclusions])
-        click.echo(f"report: {len(result.exclusions)} excluded record(s) written to {report}")
+        _write_report(report, [e.to_dict() for e in result.exclusions], result.merges)
+        click.echo(f"report: {len(result.exclusions)} excluded record(s) and {len(result.merges)} merge(s) "
+                   f"written to {report}")
 
 
 @cli.command()
@@ -199,6 +201,33 @@ def figures(app: App, as_json: bool) -> None:
                        f"{r['unit']:<10} {'yes' if r['within'] else 'NO':<6}  {r['what']}")
     if not all(r["within"] for r in rows):
         sys.exit(1)
+
+
+@cli.command()
+@click.option("--access", type=click.Choice(["open", "closed"]), help="Only open or only closed models.")
+@click.option("--country", help="Only models whose organisation is based in this country (ISO 3166 alpha-2).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@pass_app
+def models(app: App, access: str | None, country: str | None, as_json: bool) -> None:
+    """Every canonical model (newest first): id, organisation, country (ISO 3166 alpha-2), access, licence
+    (an SPDX id) and release date. Ids are what canonical files and /v1/models/{id} name."""
+    from forecasts.organisations import country_of
+
+    with _errors(), app.store() as store:
+        gen = store.require_generation()
+        rows = [json.loads(v) for v in store.r.hvals(keys.gen_models(gen))]
+    for r in rows:
+        r["country"] = r.get("country") or country_of(r.get("organization"))
+    rows = [r for r in rows if (not access or r["access"] == access)
+            and (not country or r["country"] == country.upper())]
+    rows.sort(key=lambda r: (r["release_date"], r["id"]), reverse=True)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    click.echo(f"{'model':<40} {'organisation':<24} {'cc':<3} {'access':<7} {'licence':<30} released")
+    for r in rows:
+        click.echo(f"{r['id']:<40} {(r['organization'] or '-')[:24]:<24} {r['country'] or '-':<3} "
+                   f"{r['access']:<7} {(r['licence'] or '-')[:30]:<30} {r['release_date']}")
 
 
 @cli.command()
@@ -630,16 +659,20 @@ def _print_load(result: LoadResult) -> None:
                f"models, {d['benchmarks']} benchmarks")
 
 
-def _write_report(path: Path, rows: list[dict[str, Any]]) -> None:
-    fields = ["source", "record", "name", "reason", "detail"]
+def _write_report(path: Path, rows: list[dict[str, Any]], merges: list[dict[str, str]]) -> None:
+    """CSV: one row per excluded record (`kind` excluded) and per merge (`kind` merged: `name` merged into `id`
+    by `rule`, `variant` the configuration tags it carried); JSON: `{"excluded": [...], "merges": [...]}`."""
+    fields = ["kind", "source", "record", "name", "reason", "detail", "id", "rule", "variant"]
     try:
         if path.suffix.lower() == ".csv":
             with path.open("w", newline="", encoding="utf-8") as fh:
                 writer = csv.DictWriter(fh, fieldnames=fields)
                 writer.writeheader()
-                writer.writerows(rows)
+                writer.writerows({"kind": "excluded", **r} for r in rows)
+                writer.writerows({"kind": "merged", "reason": "merged", **m,
+                                  "detail": f"{m['name']} -> {m['id']} ({m['rule']})"} for m in merges)
         else:
-            path.write_text(json.dumps(rows, indent=2), encoding="utf-8")
+            path.write_text(json.dumps({"excluded": rows, "merges": merges}, indent=2), encoding="utf-8")
     except OSError as exc:
         raise click.ClickException(f"{path}: cannot write the report ({exc.strerror})") from None
 

@@ -75,6 +75,11 @@ from forecasts.names import (  # noqa: E402
     name_key,
     strip_effort,
 )
+from forecasts.renames import finish_models  # noqa: E402
+
+# How a source name was merged into a canonical model (the `rule` of a snapshot `merges` entry; README
+# "Sources and models"): the match strength that decided, or the Epoch / hand-checked rule.
+TIER_RULES = {EXACT: "name-key", WEAK: "family-name", DATED: "dated-form", LOOSE: "word-order+date"}
 
 DATE_WINDOW_DAYS = 45
 SCHEMA = 1
@@ -189,6 +194,8 @@ def trusted_id(name: str, ident: str) -> bool:
     size_n, size_i = sizes(name), sizes(ident)
     if size_n and size_i and not size_n & size_i:
         return False
+    if contexts(ident) - contexts(name):
+        return False                              # Phi-3-mini-128k-instruct for "Phi-3 Mini Instruct 3.8B"
     mode_i, mode_n = _mode(ident), _mode(name)
     if (mode_i == "reasoning" and mode_n != "reasoning") or (mode_i == "instruct" and mode_n == "reasoning"):
         return False
@@ -206,6 +213,23 @@ def repo_key(repo: str) -> str:
 def sizes(text: str) -> set[str]:
     """Parameter-count tokens in a name key (``70b``, ``0.6b``)."""
     return set(re.findall(r"(?:^|-)(\d+(?:\.\d+)?b)(?=-|$)", name_key(text)))
+
+
+def contexts(text: str) -> set[str]:
+    """Context-length tokens in a name key (``128k``, ``4k``): a different context is different weights."""
+    return set(re.findall(r"(?:^|-)(\d+k)(?=-|$)", name_key(text)))
+
+
+def tags_of(name: str) -> str:
+    """The configuration tags a name carries and the canonical name drops (``"Adaptive Reasoning, Max
+    Effort, Opus 4.8 Fallback"``, ``"_high"``), or "" when none: what a merged variant is recorded as."""
+    base = strip_effort(name)
+    if " ".join(base.split()) == " ".join(name.split()):
+        return ""
+    inner = re.findall(r"\(([^()]*)\)", name)
+    kept = re.findall(r"\(([^()]*)\)", base)
+    dropped = [t for t in inner if t not in kept]
+    return ", ".join(dropped) if dropped else name[len(base):].strip(" _-") or name
 
 
 def dig(obj: Any, dotted: str) -> Any:
@@ -314,6 +338,16 @@ class Builder:
         self.used_sources: set[str] = set()
         self.manual_done: set[str] = set()
         self.short_index = NameIndex()
+        self.names = tomllib.loads((REPO / "forecasts" / "data" / "names.toml").read_text("utf-8"))
+        self.merges: list[dict[str, str]] = []
+        self.last_rule = ""
+
+    def merged(self, source: str, name: str, mid: str, rule: str) -> None:
+        """Record that the source name `name` was merged into model `mid` by `rule` (skipped when the
+        name is the id itself, in any case)."""
+        if name.strip().lower() != mid:
+            self.merges.append({"source": source, "name": name, "id": mid, "rule": rule,
+                                "variant": tags_of(name)})
         self._history_why: dict[str, str] = {}   # Arena keys left unmatched by load_arena_history, and why
 
     # -- catalogue
@@ -440,6 +474,7 @@ class Builder:
             if not pool:
                 continue
             if when is None:                       # nothing to break a tie with: ambiguous
+                self.last_rule = TIER_RULES[strength]
                 return (pool[0] if len(pool) == 1 else None), []
             near: list[tuple[int, str]] = []
             undated: list[str] = []
@@ -452,6 +487,8 @@ class Builder:
                 else:
                     far.append(c)
             near.sort()
+            self.last_rule = TIER_RULES[strength] + ("" if strength == EXACT and when is None else
+                                                     f" (released within {window} days)")
             if near and (len(near) == 1 or near[0][0] < near[1][0]):
                 return near[0][1], []
             if not near and len(undated) == 1 and len(pool) == 1:
@@ -485,6 +522,7 @@ class Builder:
         for the key, narrowed by any date written in the name. Returns (id or None, why not)."""
         exact = self.index.exact(name)
         if len(exact) == 1:
+            self.last_rule = TIER_RULES[EXACT]
             return next(iter(exact)), ""
         cands = self.index.candidates(name)
         if not cands:
@@ -511,8 +549,11 @@ class Builder:
                 x = parent[x]
             return x
 
-        def union(a: str, b: str) -> None:
+        why: dict[str, str] = {}
+
+        def union(a: str, b: str, rule: str = "epoch-version-key") -> None:
             ra, rb = find(a), find(b)
+            why.setdefault(b, rule)
             if ra != rb:
                 parent[max(ra, rb)] = min(ra, rb)
 
@@ -534,7 +575,7 @@ class Builder:
             base = by_key.get(k.removesuffix("-thinking")) if k.endswith("-thinking") else None
             if base and by_version[base]["Release date"] == by_version[v]["Release date"] and (
                     by_version[base]["Model name"].strip() == by_version[v]["Model name"].strip()):
-                union(base, v)
+                union(base, v, "epoch-thinking-mode")
         for v, r in sorted(by_version.items()):
             mname, eci = " ".join(r["Model name"].split()), r["ECI Score"].strip()
             when = parse_date(r["Release date"])
@@ -543,12 +584,19 @@ class Builder:
                 for other in pooled[(mname, eci)]:
                     gap = days_apart(parse_date(by_version[other]["Release date"]), when)
                     if gap is not None and gap <= DATE_WINDOW_DAYS:
-                        union(other, v)
+                        union(other, v, "epoch-pooled")
                 pooled[(mname, eci)].append(v)
+        for same in self.names.get("same_model", []):   # hand-checked: forecasts/data/names.toml
+            missing = [v for v in same["versions"] if v not in by_version]
+            if missing:
+                raise SystemExit(f"names.toml [[same_model]]: {missing} not in the ECI file")
+            for v in same["versions"][1:]:
+                union(same["versions"][0], v, "names.toml same_model")
         groups: dict[str, list[str]] = defaultdict(list)
         for v in by_version:
             groups[find(v)].append(v)
 
+        preferred = {same["versions"][0] for same in self.names.get("same_model", [])}  # names.toml: its id
         mname_groups = Counter(n for members in groups.values()
                                for n in {" ".join(by_version[v]["Model name"].split()) for v in members} if n)
         for members in sorted(groups.values(), key=lambda m: sorted(m)[0]):
@@ -558,8 +606,8 @@ class Builder:
             mkeys = {name_key(n) for n in mnames}
 
             # representative version: named like Epoch's model name, no provider prefix, shortest id
-            rep = min((name_key(v) not in mkeys, "/" in v, len(canonical_id(v)), canonical_id(v), v)
-                      for v in members)[-1]
+            rep = min((v not in preferred, name_key(v) not in mkeys, "/" in v, len(canonical_id(v)),
+                       canonical_id(v), v) for v in members)[-1]
             rep_row = by_version[rep]
             dates = [d for d in (parse_date(r["Release date"]) for r in rows_m) if d]
             when = parse_date(rep_row["Release date"]) or (min(dates) if dates else None)
@@ -582,7 +630,20 @@ class Builder:
             canon.lookup_names.update(mnames + [strip_effort(v) for v in members])
             for v in members:
                 self.version_to_model[v] = cid
+                self.merged("epoch-hub", v, cid, why.get(v, "epoch-version-key"))
         self.used_sources.add("epoch-hub")
+        self.add_split_models()
+
+    def add_split_models(self) -> None:
+        """names.toml [[model]]: models no source dates, kept apart from a sibling that would absorb them."""
+        for spec in self.names.get("model", []):
+            mid = spec["id"]
+            if mid in self.models:
+                raise SystemExit(f"names.toml [[model]]: {mid!r} is already a model")
+            canon = Canon(mid, spec["name"], spec["organization"], date.fromisoformat(spec["release_date"]),
+                          spec["access"], spec.get("licence"), "epoch", access_from="names.toml")
+            self.models[mid] = canon
+            self.add_aliases(canon, mid, spec["name"])
 
     # -- 2. Artificial Analysis 2026-07-10 payload
 
@@ -619,11 +680,20 @@ class Builder:
                              f"{when}, {gap} days apart: likely a different model or a wrong AA date; "
                              f"{n} scores not used")
                 continue
+            rule = self.last_rule
             if mid is None:
-                mid = self.new_id(canonical_id(name), when)
+                # "Qwen3 VL 8B (Reasoning)" is its own weights, Qwen3-VL-8B-Thinking: the id is the repo's
+                # name, not the display name minus the tag (which would read as the family)
+                own = next((i.split("/")[-1] for i in ids_extra if "/" in i and _mode(i) == "reasoning"
+                            and _mode(name) == "reasoning" and tags_of(name)), name)
+                mid = self.new_id(canonical_id(own), when)
+                if tags_of(name):  # a configuration of a model first seen here: still a merge to review
+                    self.merged("aa", name, mid, "new model, configuration tags folded")
                 self.models[mid] = Canon(mid, strip_effort(name), (m.get("creator") or {}).get("name") or "",
                                          when, access, None, "aa", access_from="aa" if access else "")
                 self.add_aliases(self.models[mid], mid)
+            else:
+                self.merged("aa", name, mid, rule)
             canon = self.models[mid]
             self.add_aliases(canon, name)
             canon.alt_names.append(strip_effort(name))
@@ -694,6 +764,7 @@ class Builder:
                     raise SystemExit(f"catalogue [aliases]: {target!r} (for {alias!r}) does not resolve to one model")
                 continue
             self.add_aliases(self.models[mid], alias)
+            self.merged("catalogue", alias, mid, "catalogue [aliases]")
             self.manual_done.add(alias)
 
     # -- 3a. AA provider-leaderboard scrape (2025-08-14)
@@ -712,11 +783,14 @@ class Builder:
             if not any(values.values()):
                 continue
             mid, why = self.match_undated(clean)
+            rule = self.last_rule
             if mid is None and not self.index.candidates(clean):
                 mid = self.short_index.resolve(clean)
+                rule = "aa-short-name"
             if mid is None:
                 self.exclude("aa-scrape", record, clean, "unmatched", f"no release date: {why}")
                 continue
+            self.merged("aa-scrape", clean, mid, rule)
             if self.models[mid].access is None:
                 acc = licence_access(r.get("License"))
                 if acc:
@@ -788,6 +862,7 @@ class Builder:
             self.exclude(src_id, record, key, "unmatched",
                          f"no release date from any source ({why}); {n_scores} ratings not used")
             return None
+        self.merged(src_id, key, mid, self.last_rule)
         self.add_aliases(self.models[mid], key)
         return mid
 
@@ -982,12 +1057,17 @@ class Builder:
 
     def apply_fallbacks(self) -> None:
         table: dict[str, list[tuple[date | None, str | None, str]]] = defaultdict(list)
+        orgs: dict[str, str] = {}  # name key -> Epoch's Organization, for models no other source gives one
         for f in ("notable_ai_models.csv", "large_scale_ai_models.csv", "frontier_ai_models.csv"):
             for r in read_csv(self.src_dir("epoch-models") / f):
                 acc = epoch_access(r.get("Model accessibility", ""))
                 table[name_key(r["Model"])].append((parse_date(r.get("Publication date")), acc, "epoch-models"))
+                orgs.setdefault(name_key(r["Model"]), " ".join((r.get("Organization") or "").split()))
         used: set[str] = set()
         for canon in self.models.values():
+            if not canon.organization:
+                canon.organization = next((orgs[k] for k in sorted(name_key(n) for n in canon.lookup_names |
+                                                                  canon.aliases) if orgs.get(k)), "")
             if canon.access is not None and canon.release_date is not None:
                 continue
             for n in sorted(canon.lookup_names | canon.aliases):
@@ -1151,7 +1231,13 @@ class Builder:
         self.load_arena_history()
         self.load_epoch_scores()
         self.apply_fallbacks()
-        return self.finalise()
+        doc = self.finalise()
+        scored = {m["id"] for m in doc["models"]}
+        # one entry per (source, name, model): a name seen on several boards is one merge
+        doc["merges"] = [dict(t) for t in sorted({tuple(m.items()) for m in self.merges if m["id"] in scored})]
+        renamed = finish_models(doc, dict(self.names.get("former_ids", {})))
+        print(f"ids: {len(renamed)} renamed to the one id style", file=sys.stderr)
+        return doc
 
 
 # --- output --------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import signal
@@ -67,7 +68,9 @@ def test_load_prints_accepted_and_rejected_counts_and_writes_a_report(invoke: In
     assert result.exit_code == 0, result.output
     assert "accepted:" in result.output and "rejected:" in result.output
     lines = report.read_text().splitlines()
-    assert lines[0] == "source,record,name,reason,detail" and len(lines) > 1
+    assert lines[0] == "kind,source,record,name,reason,detail,id,rule,variant" and len(lines) > 1
+    kinds = {row["kind"] for row in csv.DictReader(report.open())}
+    assert kinds == {"excluded", "merged"}          # excluded records and every merge the matcher made
 
 
 def test_a_bad_file_exits_1_names_rows_and_fields_and_changes_nothing(invoke: Invoke, data_file: Any) -> None:

@@ -107,6 +107,13 @@ def test_date_stamp(name: str, stamp: str | None) -> None:
     ("name", "slug"),
     [
         ("o3-2025-04-16_high", "o3-2025-04-16"),
+        ("claude-opus-4-6", "claude-opus-4.6"),                      # one id style: dots for versions
+        ("claude-3-5-sonnet-20241022", "claude-3.5-sonnet-2024-10-22"),
+        ("Claude Fable 5 (Adaptive Reasoning, Max Effort, Opus 4.8 Fallback)", "claude-fable-5"),
+        ("Qwen2.5-72B-Instruct", "qwen2.5-72b-instruct"),
+        ("qwen-2-7b", "qwen-2-7b"),                                  # a size, not a version
+        ("WizardLM-2-8x22B", "wizardlm-2-8x22b"),
+        ("command-r-08-2024", "command-r-2024-08"),
         ("DeepSeek-R1-0528", "deepseek-r1-0528"),
         ("chutes/DeepSeek-R1-0528", "deepseek-r1-0528"),
         ("GPT-4o (May '24)", "gpt-4o-may-2024"),
@@ -128,8 +135,8 @@ def test_strip_effort_keeps_the_spelling() -> None:
     assert strip_effort("Claude Opus 4.5 (32k thinking)") == "Claude Opus 4.5"
     assert strip_effort("o3-2025-04-16_high") == "o3-2025-04-16"
     assert strip_effort("GPT-4o (May '24)") == "GPT-4o (May '24)"
-    assert strip_effort("Claude Fable 5 (Adaptive Reasoning, Max Effort, Opus 4.8 Fallback)") == (
-        "Claude Fable 5 (Opus 4.8 Fallback)")
+    # a fallback is a serving configuration, not a model (issue 11): the canonical model is Claude Fable 5
+    assert strip_effort("Claude Fable 5 (Adaptive Reasoning, Max Effort, Opus 4.8 Fallback)") == "Claude Fable 5"
 
 
 def test_index_resolves_any_alias() -> None:
@@ -195,3 +202,76 @@ def test_weak_family_name_beats_the_undated_form_of_a_dated_version() -> None:
     index.add("command-r-mar-2024", "Command-R (Mar '24)", weak=True)
     assert index.resolve("command-r") == "command-r-mar-2024"
     assert index.resolve("Command-R (Mar '24)") == "command-r-mar-2024"
+
+
+def test_configuration_tags_fold_into_the_model_name() -> None:
+    """Effort, reasoning mode and fallback tags are configurations of one model, never part of its key."""
+    base = name_key("Claude Fable 5")
+    for tagged in ("Claude Fable 5 (Adaptive Reasoning, Max Effort, Opus 4.8 Fallback)",
+                   "Claude Fable 5 (Max Effort)", "Claude Fable 5 (Adaptive Reasoning)", "claude-fable-5 (high)"):
+        assert name_key(tagged) == base, tagged
+    # a parenthesised part that is not a configuration stays: it names another model
+    assert name_key("Claude Fable 5 (Opus 4.8 Fallback, Vision)") != base
+
+
+def test_styled_id_is_lower_case_with_dots_and_iso_dates() -> None:
+    from forecasts.names import styled_id
+
+    assert styled_id("Claude-Opus-4-6") == "claude-opus-4.6"
+    assert styled_id("llama-3-1-8b-instruct") == "llama-3.1-8b-instruct"
+    assert styled_id("gpt-4o-20240513") == "gpt-4o-2024-05-13"
+    assert styled_id("chatgpt-4o-01-29-2025") == "chatgpt-4o-2025-01-29"
+    assert styled_id("gpt-4-1106-preview") == "gpt-4-1106-preview"       # 4 digits: MMDD or YYMM, not a date
+    assert styled_id("deepseek-r1-0528") == "deepseek-r1-0528"
+    for slug in ("claude-opus-4.6", "gpt-4o-2024-05-13", "qwen-2-7b"):
+        assert styled_id(slug) == slug                                       # idempotent
+
+
+def test_a_date_suffix_stays_only_where_several_dated_versions_exist() -> None:
+    from forecasts.names import drop_lone_dates
+
+    ids = ["claude-opus-4.5-2025-11-01", "gpt-4o-2024-05-13", "gpt-4o-2024-11-20", "gpt-4-turbo-2024-04-09",
+           "gemini-2.5-flash-preview-2025-09", "gemini-2.5-flash-preview-04-17"]
+    out = drop_lone_dates(ids, {"gpt-4-turbo": {"gpt-4-1106-preview"}})
+    assert out["claude-opus-4.5-2025-11-01"] == "claude-opus-4.5"            # one dated version: no date
+    assert out["gpt-4o-2024-05-13"] == "gpt-4o-2024-05-13"                   # several: dates kept
+    assert out["gpt-4-turbo-2024-04-09"] == "gpt-4-turbo-2024-04-09"         # the bare name is another model's
+    assert out["gemini-2.5-flash-preview-2025-09"] == "gemini-2.5-flash-preview-2025-09"  # a sibling version
+
+
+@pytest.mark.parametrize(
+    ("text", "spdx"),
+    [
+        ("Mit", "MIT"), ("MIT", "MIT"), ("apache-2.0", "Apache-2.0"), ("Apache 2.0", "Apache-2.0"),
+        ("Apache-2.0", "Apache-2.0"), ("CC-BY-NC 4.0", "CC-BY-NC-4.0"), ("Cc By Nc 4.0", "CC-BY-NC-4.0"),
+        ("CC-BY-SA 3.0", "CC-BY-SA-3.0"),
+        ("LLAMA 3.1 COMMUNITY LICENSE AGREEMENT", "LicenseRef-Llama-3.1-Community"),
+        ("META LLAMA 3 COMMUNITY LICENSE AGREEMENT", "LicenseRef-Llama-3-Community"),
+        ("Llama 2 Community License Agreement", "LicenseRef-Llama-2-Community"),
+        ("Qianwen LICENSE", "LicenseRef-Tongyi-Qianwen"),
+        ("Tongyi Qianwen LICENSE AGREEMENT", "LicenseRef-Tongyi-Qianwen"),
+        ("MRL", "LicenseRef-Mistral-Research"), ("Mistral Research License", "LicenseRef-Mistral-Research"),
+        ("Proprietary", "Proprietary"), ("Propretary", "Proprietary"),
+        ("Other", None), ("", None), (None, None),
+    ],
+)
+def test_licences_become_spdx_ids(text: str | None, spdx: str | None) -> None:
+    from forecasts.licences import spdx_licence
+
+    assert spdx_licence(text) == spdx
+    if spdx is not None:
+        assert spdx_licence(spdx) == spdx                                    # idempotent
+        assert re.fullmatch(r"Proprietary|LicenseRef-[A-Za-z0-9.-]+|[A-Za-z0-9.+-]+", spdx)
+
+
+def test_organisation_countries_come_from_the_sourced_table() -> None:
+    from forecasts.organisations import OrganisationTableError, country_of, parse_table
+
+    assert country_of("OpenAI") == "US" and country_of("DeepSeek") == "CN" and country_of("Mistral") == "FR"
+    assert country_of("DeepSeek,Peking University") == "CN"                  # the first organisation's
+    assert country_of("  mistral ai ") == "FR"                               # case and spacing ignored
+    assert country_of("No Such Lab") == "" and country_of("") == ""           # unknown: no guess
+    with pytest.raises(OrganisationTableError, match=r"organisation 1 .*'country'"):
+        parse_table('[[organisation]]\nname = "X"\ncountry = "USA"\nsource = "s"\n')
+    with pytest.raises(OrganisationTableError, match="'source'"):
+        parse_table('[[organisation]]\nname = "X"\ncountry = "US"\n')

@@ -55,7 +55,8 @@ def test_file_is_small_deterministic_gzip(doc: dict[str, Any]) -> None:
     assert len(raw) < 2 * 1024 * 1024
     assert raw[:2] == b"\x1f\x8b" and raw[4:8] == b"\x00\x00\x00\x00"   # gzip mtime 0
     assert doc["schema"] == 1
-    assert set(doc) == {"schema", "built_from", "benchmarks", "models", "score_fields", "scores", "exclusions"}
+    assert set(doc) == {"schema", "built_from", "benchmarks", "models", "score_fields", "scores", "exclusions",
+                        "merges"}
     assert doc["score_fields"] == ["model", "benchmark", "value", "stderr", "source", "retrieved_at", "first_seen",
                                    "history"]  # history: the rating snapshots of an Arena score, else null
 
@@ -189,15 +190,15 @@ def test_deepseek_r1_0528_is_one_model_across_sources(models: dict[str, dict[str
 @pytest.mark.parametrize(
     ("model_id", "aliases"),
     [
-        ("o3-2025-04-16", {"o3-2025-04-16_high", "o3-2025-04-16_low", "o3", "o3-2025-04-16"}),
+        ("o3", {"o3-2025-04-16_high", "o3-2025-04-16_low", "o3", "o3-2025-04-16"}),  # one dated version: no date
         ("gpt-4o-2024-11-20", {"GPT-4o (Nov '24)", "gpt-4o-2024-11-20"}),
-        ("claude-3-5-sonnet-20241022", {"Claude 3.5 Sonnet (Oct '24)", "claude-3-5-sonnet-20241022"}),
-        ("claude-3-5-sonnet-20240620", {"Claude 3.5 Sonnet (June '24)", "claude-3-5-sonnet-20240620"}),
-        ("claude-opus-4-20250514", {"Claude 4 Opus (Reasoning)", "claude-opus-4-20250514-thinking-16k",
-                                    "claude-opus-4-20250514_32K"}),
+        ("claude-3.5-sonnet-2024-10-22", {"Claude 3.5 Sonnet (Oct '24)", "claude-3-5-sonnet-20241022"}),
+        ("claude-3.5-sonnet-2024-06-20", {"Claude 3.5 Sonnet (June '24)", "claude-3-5-sonnet-20240620"}),
+        ("claude-opus-4", {"Claude 4 Opus (Reasoning)", "claude-opus-4-20250514-thinking-16k",
+                           "claude-opus-4-20250514_32K", "claude-opus-4-20250514"}),
         ("qwen3-235b-a22b-thinking-2507", {"Qwen3 235B A22B 2507 (Reasoning)", "qwen3-235b-a22b-thinking-2507"}),
         ("gpt-oss-120b", {"gpt-oss-120b (high)", "gpt-oss-120b_high", "chutes/gpt-oss-120b"}),
-        ("gpt-5-2025-08-07", {"GPT-5 (high)", "GPT-5 (minimal)", "gpt-5-2025-08-07_high", "gpt-5-high"}),
+        ("gpt-5", {"GPT-5 (high)", "GPT-5 (minimal)", "gpt-5-2025-08-07_high", "gpt-5-high", "gpt-5-2025-08-07"}),
         ("deepseek-v3.2", {"deepseek-chat", "deepseek-reasoner", "DeepSeek V3.2 (Reasoning)", "deepseek-v3.2"}),
     ],
 )
@@ -207,11 +208,12 @@ def test_known_reconciliations(models: dict[str, dict[str, Any]], model_id: str,
 
 def test_known_non_merges(models: dict[str, dict[str, Any]]) -> None:
     """Conservative matching: siblings stay apart."""
-    assert "o3-mini" not in models["o3-2025-04-16"]["aliases"]
-    assert "gpt-5" not in models                                 # AA's GPT-5 joined Epoch's gpt-5-2025-08-07
+    assert "o3-mini" not in models["o3"]["aliases"]
+    assert "gpt-5-2025-08-07" not in models                      # AA's GPT-5 joined Epoch's gpt-5-2025-08-07 ...
+    assert "GPT-5 (high)" in models["gpt-5"]["aliases"]          # ... which is gpt-5 (one dated version)
     assert models["gpt-5-chat"]["name"] == "GPT-5 (ChatGPT)"
-    assert "o3-mini-2025-01-31" in models
-    assert "gpt-4o-mini-2024-07-18" in models and "gpt-4o-2024-05-13" in models
+    assert "o3-mini" in models
+    assert "gpt-4o-mini" in models and "gpt-4o-2024-05-13" in models
     assert "Qwen3 235B A22B 2507 Instruct" not in models["qwen3-235b-a22b-thinking-2507"]["aliases"]
     assert "Kimi K2 Thinking" not in models["kimi-k2-instruct"]["aliases"]
     sonar = next(m for m in models.values() if "Sonar Pro" in m["aliases"])
@@ -237,7 +239,8 @@ def test_aliases_resolve_through_name_index(models: dict[str, dict[str, Any]]) -
         assert index.resolve(m["name"]) == mid, (mid, m["name"])
     assert index.resolve("DeepSeek R1 0528 (May '25)") == "deepseek-r1-0528"
     assert index.resolve("deepseek-r1-0528") == "deepseek-r1-0528"
-    assert index.resolve("o3-mini") == "o3-mini-2025-01-31"
+    assert index.resolve("o3-mini") == "o3-mini"
+    assert index.resolve("o3-mini-2025-01-31") == "o3-mini"      # a former id still resolves
     assert index.resolve("gpt-4o") is None                       # three versions: ambiguous
 
 
