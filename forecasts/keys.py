@@ -99,6 +99,18 @@ def gen_benchmark_summary(gen: str) -> str:
     return f"{APP}:gen:{gen}:benchmark_summary"
 
 
+def track_record(domain: str, metric: str) -> str:
+    """Hash: data hash -> JSON track-record entry of every forecast published for the domain and metric
+    (forecasts.track_record). Permanent: not part of any generation, no TTL, capped in size."""
+    return f"{APP}:track:{domain}:{metric}"
+
+
+def track_record_backtest() -> str:
+    """String: JSON list of the newest engine backtest's domain forecasts as track-record entries (source
+    "backtest"); replaced only by a backtest whose newest cut-off is at least as new. No TTL."""
+    return f"{APP}:track:backtest"
+
+
 def gen_robustness(gen: str) -> str:
     """String: JSON public vs held-out split of generation `gen` (forecasts.compute.robustness_of)."""
     return f"{APP}:gen:{gen}:robustness"

@@ -18,7 +18,7 @@ from typing import Any, cast
 
 import pandas as pd
 
-from forecasts import keys
+from forecasts import keys, track_record
 from forecasts.catchup import NO_LAG_TREND
 from forecasts.compute import Derived
 from forecasts.domains import Domain, load_domains
@@ -204,7 +204,10 @@ def compute(store: Store, gen: str, refs: list[SeriesRef], *, progress: Callable
             fc = no_forecast(spec, pd.Timestamp(ref.as_of).date(), ref.hash, ForecastStatus.INSUFFICIENT_DATA,
                              f"Fewer than {MIN_MONTHS} months with both classes scored: no forecast.", NO_LAG_TREND)
         scores = result.calibration.scores.get((ref.kind, ref.target, ref.metric))
-        _stage(pipe, store, gen, ref, replace(fc, data_hash=ref.hash), {"models": scores} if scores else None)
+        fc = replace(fc, data_hash=ref.hash)
+        _stage(pipe, store, gen, ref, fc, {"models": scores} if scores else None)
+        if ref.kind == "domain":
+            archive_domain_forecast(pipe, store, gen, fc.to_dict())
         if progress is not None:
             progress(done, len(refs))
     pipe.incr(keys.forecasts_version())
@@ -234,7 +237,17 @@ def cached_calibration(store: Store, data: Dataset, domains: Mapping[str, Domain
             logger.warning("stored engine calibration %s is unreadable (%s): recomputing", key, exc)
     cal = backtest_calibration(histories, domains)
     store.r.set(key, json.dumps(cal.to_json(), separators=(",", ":")), ex=FORECAST_TTL_S)
+    track_record.store_backtest(store.r, cal.record)
     return cal
+
+
+def archive_domain_forecast(pipe: Any, store: Store, gen: str, forecast: dict[str, Any]) -> None:
+    """Stage a domain forecast (`Forecast.to_dict()`) into the permanent track record, with the domain's
+    state at its newest series point (forecasts.track_record)."""
+    series = store.read_json(keys.gen_domain_series(gen, forecast["target"])) or []
+    state = series[-1] if series else {}
+    track_record.archive_entry(pipe, track_record.entry_from_forecast(forecast, state, generation=gen,
+                                                                      engine=ENGINE_VERSION))
 
 
 def _stage(pipe: Any, store: Store, gen: str, ref: SeriesRef, fc: Forecast, backtest: dict[str, Any] | None
@@ -299,8 +312,11 @@ def install_shipped(store: Store, gen: str, shipped: ShippedForecasts | None) ->
     hits = [r for r in todo if r.hash in shipped.documents]
     for r in hits:
         pipe.set(doc_key(r.hash), shipped.documents[r.hash], ex=FORECAST_TTL_S, nx=True)
+        if r.kind == "domain":  # what is served is published: it joins the track record
+            archive_domain_forecast(pipe, store, gen, json.loads(shipped.documents[r.hash])["forecast"])
     for digest, cal in shipped.calibrations.items():
         pipe.set(keys.engine_calibration(digest), cal, ex=FORECAST_TTL_S, nx=True)
+        track_record.store_backtest(store.r, json.loads(cal).get("record") or [])
     if hits:
         pipe.incr(keys.forecasts_version())  # readers' ETags change: the documents appeared
     pipe.execute()

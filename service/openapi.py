@@ -50,6 +50,17 @@ _SIDE = _obj({"threshold_lag_days": _n(NUM), "lag_days": _n(NUM), "benchmarks": 
              ("threshold_lag_days", "lag_days", "benchmarks", "crossings"))
 
 COMPONENTS: dict[str, dict[str, Any]] = {
+    "TrackEntry": _obj({
+        "domain": STR, "metric": STR, "made": DATE, "source": {"type": "string", "enum": ["live", "backtest"]},
+        "engine": STR, "model": _n(STR), "state": OPEN, "horizons": OPEN, "p_within": OPEN, "basis": _n(STR),
+        "catch_up_p50": _n(DATE), "generation": _n(STR), "data_hash": _n(STR), "realised": OPEN},
+        ("domain", "metric", "made", "source", "horizons", "p_within")),
+    "TrackSummary": _obj({"errors": _arr(_obj({"metric": STR, "horizon_months": INT, "mae": NUM, "coverage_80": NUM,
+                                               "n": INT}, ("metric", "horizon_months", "mae", "coverage_80", "n"))),
+                          "catch_up": _arr(_obj({"within_months": INT, "brier": NUM, "brier_base_rate": NUM,
+                                                 "base_rate": NUM, "n": INT},
+                                                ("within_months", "brier", "brier_base_rate", "n")))},
+                         ("errors", "catch_up")),
     "SplitRow": _obj({"date": DATE, "public": _SIDE, "held_out": _SIDE, "ratio": _n(NUM)},
                      ("date", "public", "held_out", "ratio")),
     "Credit": _obj({"id": STR, "name": STR, "licence": STR, "licence_url": STR, "url": STR, "attribution": STR},
@@ -119,7 +130,8 @@ RESPONSES: dict[str, dict[str, Any]] = {
     "health.readyz": _plain({"status": STR, "generation": STR, "as_of": _n(DATE), "data_age_seconds": _n(NUM),
                              "rollback": _n(STR)}, ("status", "generation")),
     "domains.list_domains": _data({"domains": _arr(_DOMAIN_LIST_ROW)}, ("domains",)),
-    "domains.get_domain": _data({"domain": _ref("DomainRow"), "benchmarks": _arr(_ref("BenchmarkRow"))},
+    "domains.get_domain": _data({"domain": _ref("DomainRow"), "benchmarks": _arr(_ref("BenchmarkRow")),
+                                 "as_of": DATE, "said": {"type": "object", "additionalProperties": _ref("TrackEntry")}},
                                 ("domain", "benchmarks")),
     "domains.domain_series": _ref("Series"),
     "domains.domain_forecast": _ref("ForecastDocument"),
@@ -135,6 +147,10 @@ RESPONSES: dict[str, dict[str, Any]] = {
     "backtest.backtest": _data({"series": _arr(_obj({
         "series": STR, "kind": STR, "target": STR, "metric": STR, "published_model": _n(STR), "status": STR,
         "models": OPEN}, ("series", "kind", "target", "metric", "status", "models")))}, ("series",)),
+    "track_record.track_record_view": _plain({
+        "credit": _CREDIT, "generation": STR, "counts": _obj({"backtest": INT, "live": INT}, ("backtest", "live")),
+        "pooled": _ref("TrackSummary"), "domains": {"type": "object", "additionalProperties": _ref("TrackSummary")},
+        "forecasts": _arr(_ref("TrackEntry"))}, ("credit", "counts", "pooled", "domains", "forecasts")),
     "robustness.robustness": _data({"now": _n(_ref("SplitRow")), "series": _arr(_ref("SplitRow")),
                                     "crossings": OPEN, "method": OPEN}, ("now", "series", "crossings")),
     "sources.list_sources": _plain({"sources": _arr(_obj({"source": STR, "enabled": BOOL}, ("source", "enabled")))},

@@ -21,7 +21,7 @@ import hashlib
 import json
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
@@ -41,6 +41,7 @@ from forecasts.engine.transform import UnitClass
 from forecasts.model import Benchmark, Dataset
 from forecasts.published import HORIZON_MONTHS, Forecast, ForecastStatus, TrajectoryPoint
 from forecasts.series import DAYS_PER_MONTH, ModelName
+from forecasts.track_record import backtest_entries
 
 #: Bump when a change to the engine changes its output: forecast documents and calibrations are keyed by
 #: it, so a new engine refits everything instead of serving what the old one made.
@@ -65,16 +66,21 @@ class Calibration:
 
     state: CalibrationState
     scores: dict[tuple[str, str, str], dict[str, dict[str, Any]]]
+    #: the backtest's domain forecasts as track-record entries (forecasts.track_record, source "backtest")
+    record: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {"state": self.state.to_json(),
-                "scores": [[k, t, m, sc] for (k, t, m), sc in self.scores.items()]}
+                "scores": [[k, t, m, sc] for (k, t, m), sc in self.scores.items()],
+                "record": self.record}
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> Calibration:
-        """Raises KeyError/TypeError/ValueError on a malformed document."""
+        """Raises KeyError/TypeError/ValueError on a malformed document (one stored before the record
+        existed has an empty record)."""
         return cls(CalibrationState.from_json(doc["state"]),
-                   {(str(k), str(t), str(m)): sc for k, t, m, sc in doc["scores"]})
+                   {(str(k), str(t), str(m)): sc for k, t, m, sc in doc["scores"]},
+                   list(doc.get("record") or []))
 
 
 @dataclass
@@ -93,7 +99,8 @@ def histories_of(data: Dataset) -> dict[str, BenchmarkHistory]:
 def backtest_calibration(histories: Mapping[str, BenchmarkHistory], domains: Mapping[str, Domain]) -> Calibration:
     """Backtest the published engine at every cut-off and calibrate it (the slow part of a rebuild)."""
     cal = calibrate(bt.run(histories, domains, published_model))
-    return Calibration(cal.state, series_scores(cal))
+    record = backtest_entries(cal.rows, cal.bands, cal.answers, engine=ENGINE_VERSION, model=ModelName.AGGREGATED.value)
+    return Calibration(cal.state, series_scores(cal), [asdict(e) for e in record])
 
 
 def calibration_digest(histories: Mapping[str, BenchmarkHistory], domains: Mapping[str, Domain]) -> str:

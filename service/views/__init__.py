@@ -21,7 +21,8 @@ def blueprints() -> list[Blueprint]:
         robustness,
         scores,
         sources,
+        track_record,
     )
 
     return [health.bp, domains.bp, benchmarks.bp, models.bp, backtest.bp, sources.bp, releases.bp, alerts.bp,
-            metrics.bp, pages.bp, scores.bp, feeds.bp, robustness.bp]
+            metrics.bp, pages.bp, scores.bp, feeds.bp, robustness.bp, track_record.bp]

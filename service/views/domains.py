@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Any
 
 from flask import Response
+from marshmallow import Schema
 
-from forecasts import keys
+from forecasts import keys, track_record
 from forecasts.freshness import overdue
 from service.charts import gap_chart
 from service.errors import NotFound, error_response
@@ -30,7 +32,7 @@ from service.http import (
     store,
     with_credit,
 )
-from service.views.params import Blueprint, FormatQuery, MetricQuery, NoQuery, SeriesQuery
+from service.views.params import Blueprint, FormatQuery, IsoDate, MetricQuery, SeriesQuery
 
 bp = Blueprint("domains", __name__, url_prefix="/v1/domains", description="Capability domains.")
 
@@ -69,23 +71,40 @@ def list_domains(format: str) -> Response:
     return json_response({"generation": gen, **data_freshness(gen), "domains": rows}, tag)
 
 
+def _said(domain_id: str, day: date) -> dict[str, Any]:
+    r = store().r
+    entries = [e for e in track_record.read_backtest(r) if e.domain == domain_id]
+    return track_record.said_at(entries + track_record.read_archive(r, [domain_id]), day)
+
+
 def _headline(domain_id: str) -> dict[str, Any]:
     raw, updating = forecast_entry("domain", domain_id, "score_gap")
     return headline(json.loads(raw)["forecast"] if raw else None, updating=updating)
 
 
+class DomainQuery(Schema):
+    as_of = IsoDate(load_default=None, metadata={"description": "YYYY-MM-DD: also return what gapcast said "
+                                                               "then (the track record's newest forecast made "
+                                                               "from data of that date or earlier)."})
+
+
 @bp.route("/<domain_id>")
-@bp.arguments(NoQuery(), location="query", error_status_code=400)
+@bp.arguments(DomainQuery(), location="query", as_kwargs=True, error_status_code=400)
 @bp.response(200, description="The domain's row and its benchmarks' rows.")
 @bp.alt_response(404, description="Unknown domain.")
-def get_domain(_query: dict[str, Any], domain_id: str) -> Response:
-    """One domain, with the latest state of each of its benchmarks."""
+def get_domain(domain_id: str, as_of: date | None) -> Response:
+    """One domain, with the latest state of each of its benchmarks; with `as_of`, also `said`: per metric the
+    forecast gapcast had published from the data of that date (live) or would have (backtest, labelled)."""
     gen, tag = current()
     row = domain_row(gen, domain_id)
-    if etag_matches(tag):
+    if as_of is None and etag_matches(tag):
         return not_modified(tag)
     configured = set(row.get("configured_benchmarks") or [])
     benches = [b for b in store().read_json(keys.gen_benchmark_summary(gen)) or [] if b["benchmark"] in configured]
+    if as_of is not None:  # the track record grows between generations: not cached under the data's ETag
+        return json_response({"generation": gen, **data_freshness(gen), "domain": {**row, **_headline(domain_id)},
+                              "benchmarks": benches, "as_of": as_of.isoformat(), "said": _said(domain_id, as_of)},
+                             credit=True)
     return json_response({"generation": gen, **data_freshness(gen), "domain": {**row, **_headline(domain_id)},
                           "benchmarks": benches}, tag)
 
