@@ -457,7 +457,7 @@ def merge(data: Dataset, rows: list[Row], origin: str, retrieved_at: str,
         score = Score(row.model_id, row.benchmark, row.score, row.stderr,
                       row.source or f"{origin}#{row.where}", retrieved_at, seen_at)
         old = out.scores.get((row.benchmark, row.model_id))
-        score = extend_history(old, score, row.as_of, retrieved_at)  # rating snapshots (Arena)
+        score = extend_history(old, score, row.as_of)  # rating snapshots (Arena)
         if stats.count(old, score):
             out.scores[(row.benchmark, row.model_id)] = score  # an unchanged score keeps its provenance
     return out, stats

@@ -212,6 +212,7 @@ class BenchmarkGaps:
         self.ratings = RatingHistory.build(bench, entries)
         if self.ratings is not None and self.ratings.last_snapshot is not None:
             self.data_end = max(self.data_end or self.ratings.last_snapshot, self.ratings.last_snapshot)
+            self.entry_dates = sorted([*self.entry_dates, *self.ratings.snapshots])  # a new board is new data
 
 
     def start(self) -> date | None:

@@ -87,14 +87,17 @@ class RatingHistory:
     def build(cls, bench: Benchmark, entries: Iterable[Entry]) -> RatingHistory | None:
         """The history of `entries` that carry one (None when none does: an ordinary benchmark).
 
-        An entry without history on a rating-history benchmark counts as rated once, at its effective date.
-        Raises ValueError naming the model when a history date is not YYYY-MM-DD."""
+        An entry without a history on a rating-history benchmark (an undated rating, see `extend_history`)
+        is not seen: it cannot be placed on a board. Raises ValueError naming the model when a history date
+        is not YYYY-MM-DD."""
         entries = list(entries)
         if not any(e.history for e in entries):
             return None
         models = []
         for e in entries:
-            rows = e.history or ((e.effective_date.isoformat(), e.value, e.stderr),)
+            rows = e.history
+            if not rows:
+                continue
             try:
                 parsed = sorted((date.fromisoformat(a), float(v), s) for a, v, s in rows)
             except ValueError as exc:
@@ -165,19 +168,18 @@ def _leader(s: Seen | None) -> Leader | None:
     return Leader(s.model.model, s.value, s.model.release_date, s.stderr, s.model.counts_from)
 
 
-def extend_history(old: Score | None, new: Score, as_of: date | None, retrieved_at: str) -> Score:
+def extend_history(old: Score | None, new: Score, as_of: date | None) -> Score:
     """`new` as the next snapshot of the rating history `old` holds (what a pull merges; canonical.merge).
 
-    With `as_of` (an arena.ai daily file's date), `(as_of, value, stderr)` joins `old.history`, replacing
-    an entry of the same date. Without one, a score whose stored version has a history (an arena-catalog
-    or fboulnois file: they carry no date) is dated by its retrieval day `retrieved_at` (YYYY-MM-DD); any
-    other score is returned as it is. The newest entry is the returned score's value and stderr, so a late
-    pull of an older file adds to the history without turning the score back. A stored score without a
-    history has no date and is not kept in it."""
+    With `as_of` (an arena.ai daily file's date), `(as_of, value, stderr)` joins `old.history`, replacing an
+    entry of the same date; the newest entry is the returned score's value and stderr, so a late pull of an
+    older file adds to the history without turning the score back. A stored score without a history has no
+    date and is not kept in it. Without `as_of` (an arena-catalog JSON or fboulnois CSV: they carry no date)
+    a score whose stored version has a history is left as stored: an undated file cannot say which board it
+    is (the default arena-catalog URL still serves the 2025-12-11 file), and dating it by the pull would
+    show a stale board as today's. Any other score is returned as it is."""
     if as_of is None:
-        if old is None or not old.history:
-            return new
-        as_of = date.fromisoformat(retrieved_at[:10])
+        return old if old is not None and old.history else new
     day = as_of.isoformat()
     kept = [h for h in (old.history if old is not None else ()) if h[0] != day]
     history = tuple(sorted([*kept, (day, new.value, new.stderr)]))

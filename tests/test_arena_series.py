@@ -173,16 +173,27 @@ def test_lag_and_margin_come_from_the_current_view_and_its_cis() -> None:
 
 def test_extend_history_orders_snapshots_and_keeps_the_newest_value() -> None:
     base = Score("m", TEXT, 1400.0, 3.0, history=(("2026-04-18", 1400.0, 3.0),))
-    nxt = extend_history(base, Score("m", TEXT, 1410.0, 2.0), date(2026, 4, 20), "2026-04-20")
+    nxt = extend_history(base, Score("m", TEXT, 1410.0, 2.0), date(2026, 4, 20))
     assert nxt.value == 1410.0 and [h[0] for h in nxt.history] == ["2026-04-18", "2026-04-20"]
-    late = extend_history(nxt, Score("m", TEXT, 1390.0, 5.0), date(2026, 4, 19), "2026-04-21")
+    late = extend_history(nxt, Score("m", TEXT, 1390.0, 5.0), date(2026, 4, 19))
     assert late.value == 1410.0 and late.stderr == 2.0 and len(late.history) == 3  # an older file, filed
-    same = extend_history(late, Score("m", TEXT, 1411.0, 2.0), date(2026, 4, 20), "2026-04-21")
+    same = extend_history(late, Score("m", TEXT, 1411.0, 2.0), date(2026, 4, 20))
     assert len(same.history) == 3 and same.value == 1411.0  # the same day's snapshot replaced
-    undated = extend_history(same, Score("m", TEXT, 1420.0, 2.0), None, "2026-05-01")
-    assert undated.history[-1] == ("2026-05-01", 1420.0, 2.0)  # a catalogue file: dated by its pull
+    # an undated file (arena-catalog, fboulnois CSV) cannot say which board it is: the history stays
+    assert extend_history(same, Score("m", TEXT, 1420.0, 2.0), None) is same
+    assert extend_history(None, Score("m", TEXT, 1420.0, 2.0), None).history == ()
     plain = Score("m", "epoch-gpqa-diamond", 50.0)
-    assert extend_history(plain, Score("m", "epoch-gpqa-diamond", 51.0), None, "2026-05-01").history == ()
+    assert extend_history(plain, Score("m", "epoch-gpqa-diamond", 51.0), None).history == ()
+    fresh = extend_history(None, Score("m", TEXT, 1420.0, 2.0), date(2026, 4, 20))
+    assert fresh.history == (("2026-04-20", 1420.0, 2.0),)
+
+
+def test_an_undated_rating_is_not_placed_on_a_board() -> None:
+    c = entry("c", "2024-01-01", Access.CLOSED, ("2024-02-01", 1200.0, None))
+    o = entry("o", "2024-01-01", Access.OPEN, ("2024-02-01", 1150.0, None))
+    undated = Entry("u", date(2024, 1, 1), Access.OPEN, 1300.0)  # no history: from an undated file
+    p = BenchmarkGaps(elo(), [c, o, undated]).at(date(2024, 3, 1))
+    assert p.open is not None and p.open.model == "o" and p.score_gap == 50
 
 
 def test_a_bad_history_date_names_the_benchmark_and_model() -> None:
@@ -240,3 +251,22 @@ def test_a_new_daily_pull_extends_the_same_benchmark(store: Store, httpserver: H
     again = run_pull(store, domains, src, Http(timeout_s=5), retry_max_s=60)  # the same file once more
     assert again.ok and again.result is not None and not again.result.changed
     assert store.read_dataset(store.require_generation()).scores[(TEXT, glm)].history == score.history
+
+
+def test_the_default_catalogue_file_is_not_re_dated_as_todays_board(store: Store, httpserver: HTTPServer) -> None:
+    """The default GAPCAST_LMARENA_URL serves arena-catalog's 2025-12-11 file, which carries no date; the
+    bundled history already holds that snapshot, so pulling it in 2026-11 must not make it the current board."""
+    domains = parse_domains(f'[domains.chat]\nname = "Chat"\nbenchmarks = [{{ id = "{TEXT}" }}]\n', "test")
+    load_snapshot(store, domains, text_only_snapshot(), "bundled (text only)")
+    gen = store.require_generation()
+    before = store.read_dataset(gen)
+    httpserver.expect_request("/data/leaderboard-text.json").respond_with_data(
+        (Path(__file__).parent / "fixtures" / "lmarena" / "leaderboard-text.json").read_bytes(),
+        content_type="application/json")
+    out = run_pull(store, domains, LMArena(httpserver.url_for("/data/leaderboard-text.json")), Http(timeout_s=5),
+                   retry_max_s=60)
+    assert out.ok and out.result is not None and not out.result.changed
+    after = store.read_dataset(store.require_generation())
+    assert {k: s.history for k, s in after.scores.items()} == {k: s.history for k, s in before.scores.items()}
+    last = store.read_json(keys.gen_benchmark_series(store.require_generation(), TEXT))[-1]
+    assert last["date"] == "2026-04-19"  # still the newest daily file, not the pull day

@@ -15,6 +15,9 @@ The format is told from the content, not the URL:
   benchmark (catalogued category `full`); stderr from `+a/-b` as (a + b) / (2 z95).
 
 Arena publishes no release dates: every record has `release_date=None` and only counts for a stored model.
+The arena-catalog file and the fboulnois CSV carry no snapshot date either (`as_of=None`): on a benchmark
+whose scores hold a rating history they change nothing (forecasts/ratings.py `extend_history`), since an
+undated file cannot say which board it is; only dated files (arena.ai daily) extend an Arena series.
 
 Validators: the main URL's as `etag` / `last_modified`, the licences URL's as `licences_etag` /
 `licences_last_modified`. With a licences URL, `Pull.payload` is a JSON bundle (see `bundle` / `unbundle`).
