@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     for p in bg.monthly():
         snap = bg.ratings.current(p.date) if bg.ratings else None
         c, o = p.closed, p.open
-        print(f"{p.date}  {str(snap or '-'):<10}  {c.model if c else '-':<38} {c.score if c else 0:>7.1f}  "
+        print(f"{p.date}  {snap or '-'!s:<10}  {c.model if c else '-':<38} {c.score if c else 0:>7.1f}  "
               f"{o.model if o else '-':<34} {o.score if o else 0:>7.1f} "
               f"{'-' if p.score_gap is None else f'{p.score_gap:.1f}':>6} {p.margin:>6.1f} "
               f"{'-' if p.lag_days is None else p.lag_days:>5}  {p.status.value}")
