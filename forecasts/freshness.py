@@ -20,8 +20,11 @@ from forecasts.store import Store
 DAY_S = 86400.0
 #: Score.source prefixes (before the first ':') of the pulled sources; anything else came in in the canonical
 #: format (a file, the canonical feed, POST /v1/releases).
-SOURCE_PREFIXES = {"epoch-hub": "epoch-hub", "aa": "artificial-analysis", "artificial-analysis": "artificial-analysis",
-                   "lmarena": "lmarena"}
+#: The bundled snapshot's own prefixes (its [sources] ids) name the same publishers' files.
+SOURCE_PREFIXES = {"epoch-hub": "epoch-hub", "epoch-models": "epoch-hub",
+                   "aa": "artificial-analysis", "aa-scrape": "artificial-analysis",
+                   "artificial-analysis": "artificial-analysis",
+                   "lmarena": "lmarena", "lmarena-history": "lmarena", "arena-daily": "lmarena"}
 CACHE_ENTRIES = 16
 
 

@@ -70,6 +70,8 @@ def test_freshness_is_the_newest_data_point_overall_and_per_source(small_snapsho
     data.scores[pair] = replace(data.scores[pair], source="epoch-hub:gpqa.csv#x")
     assert freshness_of(data).sources == {"canonical": NEWEST, "epoch-hub": date(2024, 1, 10)}
     assert source_id(Score("m", "b", 1.0, source="aa:2026-07-10/llms.json#x")) == "artificial-analysis"
+    assert source_id(Score("m", "b", 1.0, source="lmarena-history:2025-12/x.json#y")) == "lmarena"
+    assert source_id(Score("m", "b", 1.0, source="release.csv#record 2")) == "canonical"
     assert fresh.age_seconds(FIXED_NOW) == AGE_S and fresh.age_days(FIXED_NOW) == int(AGE_S // 86400)
     assert fresh.stale(FIXED_NOW, 30) and not fresh.stale(FIXED_NOW, 10_000)
     assert Freshness(date(2026, 11, 29)).age_seconds(FIXED_NOW) == 0.0  # a future-dated point: never negative
