@@ -93,9 +93,6 @@ def origin_at(history: BenchmarkHistory, cutoff: date) -> Origin | None:
     if not scored:
         return None
     known_end = scored[-1]
-    ratings = history.gaps.ratings
-    if ratings is not None and (snap := ratings.current(cutoff)) is not None:
-        known_end = max(known_end, snap)  # a rating snapshot is data too (BenchmarkGaps.data_end counts it)
     closed, open_ = closed_steps.level_at(days), open_steps.level_at(days)
     tr = history.transform
     # the state at the origin is the benchmark's series as the product shows it: its last point is at its
