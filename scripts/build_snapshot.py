@@ -956,7 +956,10 @@ class Builder:
                     continue
                 prev = ratings[(mid, bid)].get(day)
                 if prev is None or value > prev[0]:
-                    ratings[(mid, bid)][day] = (value, history_stderr(r["ci"]), r["model"])
+                    se = history_stderr(r["ci"])
+                    # a CI wider than the store's stderr bound (10 % of scale: a few dozen votes) is no test
+                    se = se if se is None or se <= 0.1 * by_id[bid].meta["scale"] else None
+                    ratings[(mid, bid)][day] = (value, se, r["model"])
         for (bid, key), n in sorted(unmatched.items()):
             why = "invalid_score" if mids[key] is not None else \
                 "unreleased" if key in self.catalog.get("arena_unreleased", {}) else "unmatched"
