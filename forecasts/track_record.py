@@ -202,17 +202,19 @@ def score(entries: list[Entry], series: Mapping[str, list[dict[str, Any]]]) -> d
 
 
 def summary(items: list[tuple[Entry, dict[str, Any]]]) -> dict[str, Any]:
-    """Per metric and horizon: mean absolute error of the point forecast, 80%-band coverage, n; per window:
+    """Per metric and horizon: mean absolute error of the point forecast and of "no change" (the state the
+    forecast started from: the random walk a forecast has to beat), 80%-band coverage, n; per window:
     the Brier score of the published P(caught up within) and that of the record's own base rate (the share
     of resolved forecasts that caught up: hindsight, so a fair bar for the probabilities), n."""
-    errors: dict[tuple[str, str], list[tuple[float, bool]]] = defaultdict(list)
+    errors: dict[tuple[str, str], list[tuple[float, float, bool]]] = defaultdict(list)
     probs: dict[str, list[tuple[float, bool]]] = defaultdict(list)
     seen_catch: set[tuple[str, str]] = set()
     for e, real in items:
+        start = e.state.get(e.metric)
         for h, (point, lo, hi) in e.horizons.items():
             actual = real["values"].get(h)
-            if actual is not None:
-                errors[(e.metric, h)].append((abs(point - actual), lo <= actual <= hi))
+            if actual is not None and start is not None:
+                errors[(e.metric, h)].append((abs(point - actual), abs(start - actual), lo <= actual <= hi))
         if (e.domain, e.made) in seen_catch:
             continue  # one catch-up answer per domain and date (both metrics carry the same one)
         seen_catch.add((e.domain, e.made))
@@ -221,8 +223,9 @@ def summary(items: list[tuple[Entry, dict[str, Any]]]) -> dict[str, Any]:
             if p is not None and y is not None:
                 probs[w].append((p, bool(y)))
     return {
-        "errors": [{"metric": m, "horizon_months": int(h), "mae": round(float(np.mean([a for a, _ in v])), 3),
-                    "coverage_80": round(float(np.mean([c for _, c in v])), 3), "n": len(v)}
+        "errors": [{"metric": m, "horizon_months": int(h), "mae": round(float(np.mean([a for a, _, _ in v])), 3),
+                    "mae_no_change": round(float(np.mean([b for _, b, _ in v])), 3),
+                    "coverage_80": round(float(np.mean([c for _, _, c in v])), 3), "n": len(v)}
                    for (m, h), v in sorted(errors.items(), key=lambda kv: (kv[0][0], int(kv[0][1])))],
         "catch_up": [_brier(int(w), v) for w, v in sorted(probs.items(), key=lambda kv: int(kv[0]))],
     }

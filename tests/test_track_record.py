@@ -46,6 +46,7 @@ def test_a_forecast_is_scored_against_the_series_as_it_stands_now() -> None:
     out = track_record.score([entry("2025-01-15")], {"coding": SERIES})
     errs = {(e["metric"], e["horizon_months"]): e for e in out["pooled"]["errors"]}
     assert errs[("score_gap", 3)]["mae"] == pytest.approx(5.0) and errs[("score_gap", 3)]["coverage_80"] == 0.0
+    assert errs[("score_gap", 3)]["mae_no_change"] == pytest.approx(4.0)  # from the state then, 10 -> 14
     assert errs[("score_gap", 6)]["mae"] == pytest.approx(7.8) and errs[("score_gap", 6)]["coverage_80"] == 0.0
     (brier,) = out["pooled"]["catch_up"]
     assert brier["within_months"] == 6 and brier["brier"] == pytest.approx(0.64) and brier["n"] == 1
