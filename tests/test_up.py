@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -163,6 +164,13 @@ def test_up_alone_delivers_a_release_to_a_subscriber_serves_metrics_and_stops_cl
         if family.type == "counter":
             assert all(s.name.endswith(("_total", "_created")) for s in family.samples), name
     assert "gapcast_domain_lag_seconds" in families and "gapcast_data_age_seconds" in families
+    promtool = shutil.which("promtool")  # Debian's prometheus package; .ci/run installs it
+    if promtool:
+        lint = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, timeout=30,
+                              check=False)
+        assert lint.returncode == 0 and not lint.stdout.strip(), lint.stdout + lint.stderr
+    elif os.environ.get("CI"):
+        raise AssertionError("promtool is not installed: .ci/run installs Debian's prometheus package")
 
     # No network: the Epoch pull failed cleanly, the source's status says so, one line per failure.
     status, body = up.request("GET", "/v1/sources")
