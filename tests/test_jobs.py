@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -634,6 +635,9 @@ def test_cli_ingest_prints_accepted_and_rejected_and_sources_shows_the_status(
     result = gapcast("ingest", "canonical", str(good))
     assert result.exit_code == 0, result.output
     assert "4 scores accepted (1 new, 1 changed), 1 rejected" in result.output
+    changed = [line.strip() for line in result.output.splitlines() if line.startswith("  ") and " -> " in line]
+    assert changed and all(re.match(r"[\w-]+: \S+ -> \S+, gap \S+ -> \S+ % of scale, lag \S+ -> \S+ months$", c)
+                           for c in changed), result.output  # each touched domain, before -> after
     gen = store.current_generation()
     assert gen != loaded and outlook.pending(store, gen or "") == []  # it fitted what it changed
 
