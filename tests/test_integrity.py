@@ -366,7 +366,7 @@ def test_non_latin_names_get_distinct_stable_ids(bundled: Store, redis_url: str)
 def test_a_look_alike_of_a_stored_closed_model_is_not_a_new_open_twin(bundled: Store, redis_url: str, name: str,
                                                                       field: str) -> None:
     data = current(bundled)
-    assert data.models["claude-opus-4-6"].access is Access.CLOSED
+    assert data.models["claude-opus-4.6"].access is Access.CLOSED  # its former id claude-opus-4-6 is an alias
     before = bundled.current_generation()
     with serving(api_settings(redis_url)) as port:
         status, body = post(port, [record(name, "epoch-frontiermath", 99, org="Twin Lab")])
