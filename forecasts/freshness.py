@@ -9,11 +9,13 @@ among the models that have a score; its age counts from 00:00 UTC of that day. P
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any
 
+from forecasts import keys
 from forecasts.model import Dataset, Score
 from forecasts.store import Store
 
@@ -26,6 +28,7 @@ SOURCE_PREFIXES = {"epoch-hub": "epoch-hub", "epoch-models": "epoch-hub",
                    "artificial-analysis": "artificial-analysis",
                    "lmarena": "lmarena", "lmarena-history": "lmarena", "arena-daily": "lmarena"}
 CACHE_ENTRIES = 16
+STORED_TTL_S = 7 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -87,17 +90,36 @@ _cache_lock = threading.Lock()
 
 def generation_freshness(store: Store, gen: str) -> Freshness:
     """:func:`freshness_of` the data of generation `gen`, remembered per generation id (ids are unique: a
-    sequence number and a random part) so a scrape or a page reads the dataset once per generation."""
+    sequence number and a random part) in this process and in Redis (`keys.freshness`, String JSON, TTL
+    :data:`STORED_TTL_S`), so the dataset is read once per generation, not once per process (a first
+    `/readyz` after `gapcast up` loaded the data reads one key). A malformed stored value is recomputed."""
     with _cache_lock:
         hit = _cache.get(gen)
     if hit is not None:
         return hit
-    fresh = freshness_of(store.read_dataset(gen))
+    fresh = _stored(store, gen)
+    if fresh is None:
+        fresh = freshness_of(store.read_dataset(gen))
+        doc = {"as_of": fresh.as_of.isoformat() if fresh.as_of else None,
+               "sources": {s: d.isoformat() for s, d in fresh.sources.items()}}
+        store.r.set(keys.freshness(gen), json.dumps(doc, sort_keys=True), ex=STORED_TTL_S)
     with _cache_lock:
         if len(_cache) >= CACHE_ENTRIES:
             _cache.pop(next(iter(_cache)))
         _cache[gen] = fresh
     return fresh
+
+
+def _stored(store: Store, gen: str) -> Freshness | None:
+    raw = store.r.get(keys.freshness(gen))
+    if raw is None:
+        return None
+    try:
+        doc = json.loads(raw)
+        return Freshness(date.fromisoformat(doc["as_of"]) if doc["as_of"] else None,
+                         {str(s): date.fromisoformat(d) for s, d in doc["sources"].items()})
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
 
 
 def overdue(p50: str | None, today: date) -> bool:

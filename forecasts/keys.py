@@ -138,6 +138,13 @@ def engine_calibration(digest: str) -> str:
     return f"{APP}:engine:calibration:{digest}"
 
 
+def freshness(gen: str) -> str:
+    """String: JSON {as_of, sources: {source: date}} of generation `gen`'s newest data points (derived from
+    its scores, so a process need not read the whole dataset to say how old the data is); TTL 7 days,
+    recomputed from the generation when missing."""
+    return f"{APP}:freshness:{gen}"
+
+
 def events() -> str:
     """Stream: what changed at each refresh (new frontier, gap change, caught up, lead lost, forecast moved,
     source failing); capped at about 10,000 entries (XADD MAXLEN ~)."""

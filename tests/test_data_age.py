@@ -213,3 +213,21 @@ def test_gapcast_forecast_says_overdue(redis_url: str, tmp_path: Any, store: Sto
     assert gap["catch_up"]["p50"] == PAST and gap["catch_up_overdue"] is True
     table = CliRunner().invoke(cli, ["forecast", "coding"], env=env, catch_exceptions=False).stdout
     assert f"{PAST} overdue" in table
+
+
+def test_a_generations_freshness_is_computed_once_and_kept_in_redis(store: Store, loaded: str) -> None:
+    from forecasts import freshness
+
+    freshness._cache.clear()
+    assert freshness.generation_freshness(store, loaded).as_of == NEWEST
+    key = keys.freshness(loaded)
+    assert json.loads(store.r.get(key) or b"{}") == {"as_of": "2025-01-20", "sources": {"canonical": "2025-01-20"}}
+    assert 0 < store.r.ttl(key) <= freshness.STORED_TTL_S
+    # another process (an empty in-process cache) reads the stored value, not the dataset
+    store.r.set(key, json.dumps({"as_of": "2025-01-01", "sources": {}}))
+    freshness._cache.clear()
+    assert freshness.generation_freshness(store, loaded).as_of == date(2025, 1, 1)
+    store.r.set(key, b"not json")  # a malformed value is recomputed from the generation, never served
+    freshness._cache.clear()
+    assert freshness.generation_freshness(store, loaded).as_of == NEWEST
+    freshness._cache.clear()
