@@ -10,6 +10,7 @@ Nothing outside this module spells a key. Lifetimes:
   TTL again (`GAPCAST_GENERATION_RETAIN_S`) when a newer generation replaces it.
 - forecast documents `forecast:<hash>`: content-addressed, TTL 90 days renewed by each generation that
   uses them (1 hour for results of a failed fit, so they are retried).
+- `freshness:<g>` (a generation's newest data points): TTL 7 days, recomputed from the generation when gone.
 - `events` (stream, capped), `source:<id>` and `job:<name>` (hashes, one per source or job),
   `budget:<source>:<day>` (TTL 2 days).
 - alerts: `subscriptions`, `subscription:<id>` and `alerts:cursor` (permanent), `outbox` and `deliveries`
