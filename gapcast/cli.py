@@ -584,7 +584,8 @@ def _install_shipped(store: Store, gen: str) -> None:
     line = f"shipped forecasts: {done.installed} installed, {done.present} already stored"
     if done.missing:
         line += (f"; {len(done.missing)} series have no shipped forecast for their data "
-                 f"({done.reason or 'the data differs from the snapshot they were built from'}) and will be fitted")
+                 f"({done.reason or 'the data differs from the snapshot they were built from'}): they stay "
+                 "pending and will be fitted (by the scheduler in gapcast up, or gapcast forecast)")
     click.echo(line, err=True)
 
 
