@@ -18,7 +18,12 @@ from typing import Any
 import jsonschema_rs
 import pytest
 import redis
+import schemathesis
 from flask import Flask
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+from schemathesis.checks import content_type_conformance, response_schema_conformance
 from werkzeug.serving import make_server
 
 from forecasts import events, outlook
@@ -224,3 +229,42 @@ def test_a_generated_client_calls_domains_on_a_real_server(spec: dict[str, Any],
         assert type(missing).__name__ == "Error" and missing.status == 404
     for name in [m for m in sys.modules if m == "gapcast_client" or m.startswith("gapcast_client.")]:
         del sys.modules[name]
+
+
+# --- generated requests: every answer conforms to the document --------------------------------------------------
+
+CONFORMANCE = settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+KNOWN_IDS = {"domain_id": "coding", "benchmark_id": "code-a", "model_id": "open-1"}
+
+
+def _get_operations() -> list[str]:
+    app = create_app(Settings(redis_url="unused://"), client=redis.Redis(host="127.0.0.1", port=1))
+    paths = app.extensions["gapcast.api"].spec.to_dict()["paths"]
+    return [f"GET {path}" for path, ops in paths.items() if "get" in ops]
+
+
+@pytest.fixture(scope="module")
+def wsgi_schema(app: Flask) -> Any:
+    return schemathesis.openapi.from_wsgi("/openapi.json", app)
+
+
+@pytest.mark.parametrize("label", _get_operations())
+def test_generated_requests_get_answers_that_conform(wsgi_schema: Any, label: str) -> None:
+    """Schema-valid requests (schemathesis, 10 per operation, half with a real id): whatever the status, the
+    answer's content type is declared for it and its body matches the declared schema (2xx and errors alike)."""
+    operation = wsgi_schema.find_operation_by_label(label)
+    strategy = operation.as_strategy(generation_mode=GenerationMode.POSITIVE)
+    known = {k: v for k, v in KNOWN_IDS.items() if "{" + k + "}" in label}
+    if known:
+        strategy = st.one_of(strategy, operation.as_strategy(generation_mode=GenerationMode.POSITIVE,
+                                                            path_parameters=known))
+
+    @CONFORMANCE
+    @given(case=strategy)
+    def run(case: schemathesis.Case) -> None:
+        headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        response = case.call(headers=headers)
+        case.validate_response(response, checks=[response_schema_conformance, content_type_conformance],
+                               headers=headers)
+
+    run()
