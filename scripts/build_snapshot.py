@@ -982,6 +982,7 @@ class Builder:
         for cand in dict.fromkeys([name, re.sub(r"\s*\((\d{4})-(\d{2})-(\d{2})\)$", r"-\1\2\3", name)]):
             mid, why = self.match_undated(cand)
             if mid is not None:
+                self.merged("lmarena-history", name, mid, self.last_rule)
                 self.add_aliases(self.models[mid], name)
                 return mid
             self._history_why[name] = why
@@ -995,6 +996,7 @@ class Builder:
             return None
         mid, why = self.match_undated(key)
         if mid is not None:
+            self.merged("lmarena-history", key, mid, self.last_rule)
             self.add_aliases(self.models[mid], key)
             return mid
         rows = [r for (_, _), (source, found) in chosen.items() if not source.startswith("fboulnois")
