@@ -139,6 +139,7 @@ def read_archive(r: Any, domains: Iterable[str], metrics: Iterable[str] = ("scor
 
 
 def backtest_entries(rows: list[Any], bands: Mapping[tuple[int, str, int], tuple[float, float]],
+                     points: Mapping[tuple[int, str, int], float],
                      answers: Mapping[tuple[int, int, bool], tuple[float | None, bool]], *, engine: str,
                      model: str | None) -> list[Entry]:
     """Entries for the domain rows of a calibrated backtest (`forecasts.engine.calibration.Calibrated`):
@@ -152,8 +153,8 @@ def backtest_entries(rows: list[Any], bands: Mapping[tuple[int, str, int], tuple
         basis = next((("model" if answers[(i, w, False)][1] else "base_rate") for w in WINDOWS
                       if (i, w, False) in answers and answers[(i, w, False)][0] is not None), None)
         for metric in ("score_gap", "lag_days"):
-            horizons = {str(h): [round(r.forecast[(metric, h)][0], 3), *(round(x, 3) for x in bands[(i, metric, h)])]
-                        for h in HORIZONS if (metric, h) in r.forecast and (i, metric, h) in bands}
+            horizons = {str(h): [round(points[(i, metric, h)], 3), *(round(x, 3) for x in bands[(i, metric, h)])]
+                        for h in HORIZONS if (i, metric, h) in points and (i, metric, h) in bands}
             realised = {"values": {str(h): r.actual.get((metric, h)) for h in HORIZONS},
                         "caught_up": {str(w): r.catch.get(w) for w in WINDOWS}}
             out.append(Entry(domain=r.target, metric=metric, made=r.cutoff.isoformat(), source="backtest",

@@ -213,3 +213,28 @@ def test_a_domain_forecast_starts_where_its_row_ends() -> None:
             continue
         assert fc.as_of.isoformat() == row["as_of"], row["domain"]
         assert f"score gap {row['score_gap']:.3g} % of scale" in fc.reason, (row["domain"], fc.reason)
+
+
+def test_a_domain_point_moves_to_no_change_only_once_no_change_did_better_on_resolved_rows() -> None:
+    """Time-honest recentring: a domain whose paths' median keeps missing while its value stays put is
+    published as "no change" from the cut-off where enough resolved rows show it; benchmarks never are."""
+    rows = []
+    for k in range(24):
+        cutoff = date(2023 + k // 12, k % 12 + 1, 28)
+        for kind, target in (("domain", "d"), ("benchmark", "b")):
+            for j in range(3):
+                r = bt.Row(kind, f"{target}{j}", cutoff, "bounded", "tune", BEHIND, 10.0, 60.0)
+                for h in bt.HORIZONS:
+                    r.forecast[("score_gap", h)] = (20.0, 15.0, 25.0)  # the median misses by 10 every time
+                    r.actual[("score_gap", h)] = 10.0  # the gap stays where it was
+                rows.append(r)
+    cal = calibrate(rows)
+    assert cal.state.recentred == frozenset({("domain", "score_gap")})
+    early = [i for i, r in enumerate(rows) if r.kind == "domain" and r.cutoff == date(2023, 1, 28)]
+    late = [i for i, r in enumerate(rows) if r.kind == "domain" and r.cutoff.year == 2024]
+    assert all(cal.points[(i, "score_gap", 3)] == 20.0 for i in early)  # nothing resolved yet: the median
+    assert all(cal.points[(i, "score_gap", 3)] == 10.0 for i in late)  # then no change
+    lo, hi = cal.bands[(late[-1], "score_gap", 3)]
+    assert lo <= 10.0 <= hi  # the band moved with its centre
+    bench = [i for i, r in enumerate(rows) if r.kind == "benchmark"]
+    assert all(cal.points[(i, "score_gap", 3)] == 20.0 for i in bench)

@@ -4,6 +4,13 @@
   cut-offs (normalised conformalized quantile regression): the 80% quantile of ``max(lo - y, y - hi) / width``
   over rows of the same kind, metric and horizon whose outcome was known at the cut-off, applied in widths
   of each band (:func:`widen`). Too few such rows: the raw band.
+- **Point (centre), domains only.** Per metric, a domain's band is centred on the paths' median unless "no
+  change" (the series' value at the cut-off, the random walk) did better over the rows resolved by then
+  (:func:`_no_change_wins`); then median and band move, unchanged in width, to the current value
+  (:func:`recentre`), and the conformal correction is learnt on the moved bands. A domain's paths do not
+  foresee benchmarks joining and leaving it (most of a domain's movement), so there no change wins. The
+  same rule on benchmarks made their 6-month MAE ratios worse (score gap 0.87 -> 0.95, lag 12 months
+  1.09 -> 1.19): it switched back and forth between cut-offs, so benchmarks keep the median.
 - **Catch-up probabilities.** The paths' P(caught up within N months) is recalibrated by a logistic fit
   (Platt scaling, with the benchmark's unit class as a covariate) on the resolved rows, and *published only
   when* the recalibrated probabilities of earlier cut-offs scored a lower Brier score than the base rate
@@ -35,6 +42,8 @@ MIN_BASE_ROWS = 10
 #: Resolved rows of each outcome (caught up / not) a skill verdict needs.
 MIN_EACH_OUTCOME = 5
 COVERAGE = 0.8
+#: Kinds whose point may be recentred on "no change" (see the module docstring).
+RECENTRE_KINDS = frozenset({"domain"})
 _P_CLIP = (0.005, 0.995)
 UNIT_CLASSES = ("bounded", "linear", "log")
 
@@ -66,13 +75,35 @@ def widen(lo: np.ndarray, mid: np.ndarray, hi: np.ndarray, q: float | np.ndarray
     return np.minimum(lo - q * width, mid), np.maximum(hi + q * width, mid)
 
 
-def _nonconformity(row: Row, metric: str, h: int) -> float | None:
-    """How far outside the raw band the outcome fell, in band widths (negative inside it): the band's
-    normalised conformity score, so that wide and narrow bands pool."""
-    a, f = row.actual.get((metric, h)), row.forecast.get((metric, h))
-    if a is None or f is None:
+def _nonconformity(row: Row, metric: str, h: int, f: tuple[float, float, float]) -> float | None:
+    """How far outside the raw band ``f`` = (median, lo, hi) the outcome fell, in band widths (negative inside
+    it): the band's normalised conformity score, so that wide and narrow bands pool."""
+    a = row.actual.get((metric, h))
+    if a is None:
         return None
     return max(f[1] - a, a - f[2]) / max(f[2] - f[1], MIN_WIDTH[metric])
+
+
+def start_value(row: Row, metric: str) -> float:
+    """The series' value at the row's cut-off (what "no change" forecasts)."""
+    return row.gap0 if metric == "score_gap" else row.lag0
+
+
+def recentre(f: tuple[float, float, float], start: float) -> tuple[float, float, float]:
+    """The band ``f`` = (median, lo, hi) moved so that its median is ``start``."""
+    shift = start - f[0]
+    return start, f[1] + shift, f[2] + shift
+
+
+def _no_change_wins(errors: list[tuple[date, float, float]], c: date, floor: float) -> bool:
+    """Whether "no change" did better than the paths' median over the (resolved by ``c``) ``errors`` =
+    (resolved date, |median - y|, |start - y|): a negative mean log ratio of the two errors (each floored at
+    ``floor``, the metric's minimum band width), the scale-free comparison the backtest's geometric-mean
+    headline makes, so that a few long-lag series do not decide for all. Needs ``MIN_ROWS`` of them."""
+    known = np.array([(m, n) for t, m, n in errors if t <= c])
+    if len(known) < MIN_ROWS:
+        return False
+    return float(np.mean(np.log((known[:, 1] + floor) / (known[:, 0] + floor)))) < 0.0
 
 
 # ---------------------------------------------------------------------------------------------- probability
@@ -177,9 +208,12 @@ class CalibrationState:
 
     conformal: dict[tuple[str, str, int], float]
     questions: dict[tuple[str, int, bool], Question]
+    #: (kind, metric) whose published point is "no change" (see the module docstring)
+    recentred: frozenset[tuple[str, str]] = frozenset()
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "recentred": sorted([k, m] for k, m in self.recentred),
             "conformal": [[k, m, h, q] for (k, m, h), q in self.conformal.items()],
             "questions": [{"kind": q.kind, "window": q.window, "retake": q.retake, "base_rate": q.base_rate,
                            "skilled": q.skilled, "n_skill": q.n_skill,
@@ -198,7 +232,8 @@ class CalibrationState:
             if d["platt"] is not None:
                 q.platt = Platt(tuple(float(c) for c in d["platt"][0]), float(d["platt"][1]))
             questions[(q.kind, q.window, q.retake)] = q
-        return cls(conformal, questions)
+        recentred = frozenset((str(k), str(m)) for k, m in doc.get("recentred", []))
+        return cls(conformal, questions, recentred)
 
     def probability(self, kind: str, window: int, retake: bool, raw: float, unit_class: str
                     ) -> tuple[float | None, bool]:
@@ -216,6 +251,7 @@ class Calibrated:
 
     rows: list[Row]
     bands: dict[tuple[int, str, int], tuple[float, float]]  # (row index, metric, h) -> calibrated band
+    points: dict[tuple[int, str, int], float]  # (row index, metric, h) -> published point (median or start)
     answers: dict[tuple[int, int, bool], tuple[float | None, bool]]  # (row index, window, retake) -> P, model?
     state: CalibrationState
 
@@ -230,11 +266,15 @@ def calibrate(rows: list[Row]) -> Calibrated:
     questions = {(k, w, rt): Question(k, w, rt) for k in kinds for rt in (False, True)
                  for w in (RETAKE_WINDOWS if rt else WINDOWS)}
     scores: dict[tuple[str, str, int], list[tuple[date, float]]] = defaultdict(list)
+    centre_errors: dict[tuple[str, str], list[tuple[date, float, float]]] = defaultdict(list)
     bands: dict[tuple[int, str, int], tuple[float, float]] = {}
+    points: dict[tuple[int, str, int], float] = {}
     answers: dict[tuple[int, int, bool], tuple[float | None, bool]] = {}
     seen: list[int] = []
     for c in sorted(by_cutoff):
         known = {key: np.array([s for t, s in v if t <= c]) for key, v in scores.items()}
+        moved = {key for key, errs in centre_errors.items()
+                 if key[0] in RECENTRE_KINDS and _no_change_wins(errs, c, MIN_WIDTH[key[1]])}
         for q in questions.values():
             resolved = [rows[i] for i in seen if q.applies(rows[i]) and q.outcome(rows[i]) is not None
                         and months_after(rows[i].cutoff, q.window) <= c]
@@ -245,16 +285,22 @@ def calibrate(rows: list[Row]) -> Calibrated:
             r = rows[i]
             for metric in METRICS:
                 for h in HORIZONS:
-                    f = r.forecast.get((metric, h))
-                    if f is None:
+                    raw_f = r.forecast.get((metric, h))
+                    if raw_f is None:
                         continue
+                    f = recentre(raw_f, start_value(r, metric)) if (r.kind, metric) in moved else raw_f
                     s = known.get((r.kind, metric, h))
                     qv = conformal_q(s) if s is not None and len(s) >= MIN_ROWS else 0.0
                     lo, hi = widen(np.array(f[1]), np.array(f[0]), np.array(f[2]), qv, MIN_WIDTH[metric])
                     bands[(i, metric, h)] = (float(lo), float(hi))
-                    e = _nonconformity(r, metric, h)
+                    points[(i, metric, h)] = f[0]
+                    e = _nonconformity(r, metric, h, f)
                     if e is not None:
                         scores[(r.kind, metric, h)].append((months_after(c, h), e))
+                    a = r.actual.get((metric, h))
+                    if a is not None:
+                        centre_errors[(r.kind, metric)].append(
+                            (months_after(c, h), abs(raw_f[0] - a), abs(start_value(r, metric) - a)))
             for (_, w, rt), q in questions.items():
                 if not q.applies(r) or q.raw(r) is None:
                     continue
@@ -270,7 +316,9 @@ def calibrate(rows: list[Row]) -> Calibrated:
         scored = [s for s in q.published if q.outcome(s[0]) is not None]
         _state_at(q, resolved, scored)
     conformal = {key: conformal_q(np.array([s for _, s in v])) for key, v in scores.items() if len(v) >= MIN_ROWS}
-    return Calibrated(rows, bands, answers, CalibrationState(conformal, questions))
+    recentred = frozenset(key for key, errs in centre_errors.items()
+                          if key[0] in RECENTRE_KINDS and _no_change_wins(errs, date.max, MIN_WIDTH[key[1]]))
+    return Calibrated(rows, bands, points, answers, CalibrationState(conformal, questions, recentred))
 
 
 # -------------------------------------------------------------------------------------------------- report
@@ -333,12 +381,12 @@ def series_scores(cal: Calibrated) -> dict[tuple[str, str, str], dict[str, dict[
         lambda: defaultdict(lambda: defaultdict(list)))
     for (i, metric, h), (lo, hi) in cal.bands.items():
         r = cal.rows[i]
-        a, f = r.actual.get((metric, h)), r.forecast.get((metric, h))
-        if a is None or f is None:
+        a, point = r.actual.get((metric, h)), cal.points.get((i, metric, h))
+        if a is None or point is None:
             continue
-        base = r.gap0 if metric == "score_gap" else r.lag0
+        base = start_value(r, metric)
         cell = acc[(r.kind, r.target, metric)]
-        cell["published"][h].append(abs(f[0] - a))
+        cell["published"][h].append(abs(point - a))
         cell["last_value"][h].append(abs(base - a))
         cell["covered"][h].append(float(lo <= a <= hi))
     out: dict[tuple[str, str, str], dict[str, dict[str, Any]]] = {}

@@ -99,7 +99,8 @@ def histories_of(data: Dataset) -> dict[str, BenchmarkHistory]:
 def backtest_calibration(histories: Mapping[str, BenchmarkHistory], domains: Mapping[str, Domain]) -> Calibration:
     """Backtest the published engine at every cut-off and calibrate it (the slow part of a rebuild)."""
     cal = calibrate(bt.run(histories, domains, published_model))
-    record = backtest_entries(cal.rows, cal.bands, cal.answers, engine=ENGINE_VERSION, model=ModelName.AGGREGATED.value)
+    record = backtest_entries(cal.rows, cal.bands, cal.points, cal.answers, engine=ENGINE_VERSION,
+                              model=ModelName.AGGREGATED.value)
     return Calibration(cal.state, series_scores(cal), [asdict(e) for e in record])
 
 
@@ -216,9 +217,10 @@ def _q_at(state: CalibrationState, kind: str, metric: str, h: int) -> float:
 
 
 def _trajectory(values: np.ndarray, days: np.ndarray, state: CalibrationState, kind: str, metric: str,
-                per_unit: float, bounds: tuple[float | None, float | None]) -> list[TrajectoryPoint]:
+                per_unit: float, bounds: tuple[float | None, float | None], start: float) -> list[TrajectoryPoint]:
     """Median and calibrated 80% band per future month, clamped to the series' bounds; the trajectory
-    stops at the first month no path has a value for (a domain whose benchmarks all saturated)."""
+    stops at the first month no path has a value for (a domain whose benchmarks all saturated). Where the
+    calibration recentred this kind and metric, median and band are moved to ``start`` (no change)."""
     finite = np.isfinite(values).any(axis=0)
     n = int(np.argmin(finite)) if not finite.all() else values.shape[1]
     if n == 0:
@@ -226,6 +228,9 @@ def _trajectory(values: np.ndarray, days: np.ndarray, state: CalibrationState, k
     with warnings.catch_warnings():  # an all-NaN column (no path counts) stays NaN, silently
         warnings.simplefilter("ignore", RuntimeWarning)
         lo, mid, hi = np.nanquantile(values[:, :n], [0.1, 0.5, 0.9], axis=0)
+    if (kind, metric) in state.recentred:
+        shift = start - mid
+        mid, lo, hi = mid + shift, lo + shift, hi + shift
     q = np.array([_q_at(state, kind, metric, j + 1) for j in range(n)])
     lo, hi = widen(lo, mid, hi, q, MIN_WIDTH[metric] * per_unit)
     clamp_lo = -np.inf if bounds[0] is None else bounds[0]
@@ -251,8 +256,8 @@ def lag_trend_of(paths: JointPaths, lag_now: float) -> LagTrend:
 def _publish(target: str, st: _State, paths: JointPaths, as_of: date, cal: CalibrationState
              ) -> dict[tuple[str, str, str], Forecast]:
     gap_traj = _trajectory(paths.gap, paths.days, cal, st.kind,
-                           "score_gap", st.unit_per_pct, st.bounds)
-    lag_traj = _trajectory(paths.lag, paths.days, cal, st.kind, "lag_days", 1.0, (0.0, None))
+                           "score_gap", st.unit_per_pct, st.bounds, st.gap)
+    lag_traj = _trajectory(paths.lag, paths.days, cal, st.kind, "lag_days", 1.0, (0.0, None), st.lag)
     trend = lag_trend_of(paths, st.lag)
     catch, status, reason = _catch_up(st, paths, cal, trend)
     enum = ModelName(st.model) if st.kind == "benchmark" else ModelName.AGGREGATED

@@ -1,6 +1,7 @@
 """`gapcast backtest`: the engine's rolling-origin backtest as one JSON-ready report.
 
-- ``series``: per series, MAE at 3/6/12 months of the published forecast and of the random walk (the gap or
+- ``series``: per series, MAE at 3/6/12 months of the published forecast (the paths' median, or "no change"
+  where the calibration recentred that kind and metric: ``recentred``) and of the random walk (the gap or
   lag stays where it is), with the published candidate;
 - ``calibration``: 80% coverage of the calibrated bands per kind, metric and horizon;
 - ``catch_up`` / ``retake``: the published probabilities scored against what happened (AUC, Brier, the base
@@ -30,18 +31,22 @@ RULE = ("per unit class, the candidate with the lowest geometric mean over bench
         "random-walk 6-month lag MAE), chosen on the tuning half of the benchmarks")
 
 
-def mae_by_series(rows: Iterable[bt.Row]) -> dict[tuple[str, str], dict[str, Any]]:
-    """Per (kind, target): MAE of the forecast and of the random walk per metric and horizon, and pairs."""
+def mae_by_series(rows: Iterable[bt.Row], points: Mapping[tuple[int, str, int], float] | None = None
+                  ) -> dict[tuple[str, str], dict[str, Any]]:
+    """Per (kind, target): MAE of the forecast and of the random walk per metric and horizon, and pairs. The
+    forecast is the paths' median, or the published point of ``points`` ((row index, metric, h) -> value,
+    :attr:`Calibrated.points`) where given."""
     acc: dict[tuple[str, str], dict[tuple[str, int], list[tuple[float, float]]]] = defaultdict(
         lambda: defaultdict(list))
     meta: dict[tuple[str, str], bt.Row] = {}
-    for r in rows:
+    for i, r in enumerate(rows):
         meta[(r.kind, r.target)] = r
         for (metric, h), f in r.forecast.items():
             a = r.actual.get((metric, h))
             if a is not None:
                 base = r.gap0 if metric == "score_gap" else r.lag0
-                acc[(r.kind, r.target)][(metric, h)].append((abs(f[0] - a), abs(base - a)))
+                point = f[0] if points is None else points.get((i, metric, h), f[0])
+                acc[(r.kind, r.target)][(metric, h)].append((abs(point - a), abs(base - a)))
     out = {}
     for key, cells in acc.items():
         row: dict[str, Any] = {"kind": key[0], "target": key[1], "unit_class": meta[key].unit_class,
@@ -97,7 +102,7 @@ def report(data: Dataset, domains: Mapping[str, Domain], *, optional: Iterable[s
     candidates = {**ALL_CANDIDATES, **{n: OPTIONAL_CANDIDATES[n] for n in optional}}
     rows = bt.run(histories, domains, published_model)
     cal = calibrate(rows)
-    series = mae_by_series(rows)
+    series = mae_by_series(rows, cal.points)
     for (kind, _), s in series.items():
         s["published"] = "aggregated" if kind == "domain" else PUBLISHED[UnitClass(s["unit_class"])].name
     bench = [s for s in series.values() if s["kind"] == "benchmark"]
@@ -109,6 +114,7 @@ def report(data: Dataset, domains: Mapping[str, Domain], *, optional: Iterable[s
     return {
         "cutoffs": [c.isoformat() for c in bt.cutoffs(histories)] if histories else [],
         "headline": headline,
+        "recentred": [f"{k}:{m}" for k, m in sorted(cal.state.recentred)],
         "series": sorted(series.values(), key=lambda s: (s["kind"] != "domain", s["target"])),
         "calibration": coverage_table(cal),
         "catch_up": probability_table(cal, retake=False) + probability_table(cal, retake=False, half="judge"),
