@@ -11,8 +11,12 @@ import functools
 import re
 import tomllib
 from importlib import resources
+from typing import TYPE_CHECKING
 
-__all__ = ["OrganisationTableError", "country_of", "organisation_table"]
+if TYPE_CHECKING:  # forecasts.model imports this module (country_of): the types only, at check time
+    from forecasts.model import Dataset, Model
+
+__all__ = ["OrganisationTableError", "by_organisation", "country_of", "organisation_table"]
 
 _ISO2 = re.compile(r"[A-Z]{2}")
 
@@ -56,3 +60,41 @@ def country_of(organization: str | None) -> str:
     """ISO 3166-1 alpha-2 country of `organization` (its first listed organisation), or "" when unknown."""
     first = (organization or "").split(",")[0]
     return organisation_table().get(_norm(first), "") if first.strip() else ""
+
+
+def _org_matches(organization: str, wanted: str) -> bool:
+    """Whether `wanted` names one of the organisations listed in `organization` (case-insensitive), directly
+    or through the table (a query "Meta" matches "Meta AI": both are one row)."""
+    listed = [_norm(o) for o in organization.split(",") if o.strip()]
+    want = _norm(wanted)
+    if want in listed:
+        return True
+    rows = _rows_by_name()
+    return want in rows and any(rows.get(o) == rows[want] for o in listed)
+
+
+@functools.cache
+def _rows_by_name() -> dict[str, int]:
+    """Normalised organisation name or alias -> its row number in the shipped table (one row, one lab)."""
+    text = resources.files("forecasts.data").joinpath("organisations.toml").read_text(encoding="utf-8")
+    out: dict[str, int] = {}
+    for i, row in enumerate(tomllib.loads(text).get("organisation", [])):
+        for name in [row["name"], *row.get("aliases", [])]:
+            out[_norm(name)] = i
+    return out
+
+
+def by_organisation(data: Dataset, *, closed_country: str | None = None, open_country: str | None = None,
+                    closed_org: str | None = None, open_org: str | None = None) -> Dataset:
+    """`data` with only the closed models of `closed_country` / `closed_org` and the open models of
+    `open_country` / `open_org` (a filter left None keeps its whole class), and their scores: the frontiers of
+    "US closed vs Chinese open" or "OpenAI vs Meta". Countries are ISO 3166-1 alpha-2 (case-insensitive)."""
+    from forecasts.model import Access, Dataset  # here, not at the top: forecasts.model imports this module
+
+    def keep(m: Model) -> bool:
+        country, org = (closed_country, closed_org) if m.access is Access.CLOSED else (open_country, open_org)
+        return (not country or m.country == country.upper()) and (not org or _org_matches(m.organization, org))
+
+    models = {mid: m for mid, m in data.models.items() if keep(m)}
+    scores = {k: s for k, s in data.scores.items() if k[1] in models}
+    return Dataset(models, dict(data.benchmarks), scores)

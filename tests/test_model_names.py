@@ -242,3 +242,42 @@ def test_a_store_without_country_fields_gets_them(store: Store) -> None:
     store.r.hset(f"gapcast:gen:{gen}:models", "claude-opus-4.6", json.dumps(stored))
     assert store.read_dataset(gen).models["claude-opus-4.6"].country == "US"
     assert FIXED_NOW  # the store's clock is the fixed test clock
+
+
+# --- frontiers by organisation and country (issue 14) -------------------------------------------------
+
+
+def test_by_organisation_keeps_each_class_of_its_own_labs() -> None:
+    from forecasts.organisations import by_organisation
+    from forecasts.snapshot import parse_snapshot
+
+    data = parse_snapshot(_old_and_new()[1]).data
+    kept = by_organisation(data, closed_country="us", open_country="CN")
+    assert set(kept.models) == {"claude-opus-4.6"}                       # OpenCo has no country: dropped
+    assert {m for (_, m) in kept.scores} == {"claude-opus-4.6"}
+    assert set(by_organisation(data, open_org="openco").models) == {"claude-opus-4.6", "open-1"}
+    assert set(by_organisation(data, closed_org="OpenAI").models) == {"open-1"}
+    assert by_organisation(data) == data
+
+
+def _country_of_leader(api: FlaskClient, leader: dict[str, Any] | None) -> str:
+    assert leader is not None
+    return str(api.get(f"/v1/models/{leader['model']}").get_json()["model"]["country"])
+
+
+def test_domain_frontiers_us_closed_vs_china_open(api: FlaskClient) -> None:
+    whole = api.get("/v1/domains/coding").get_json()["domain"]
+    body = api.get("/v1/domains/coding?closed_country=US&open_country=CN").get_json()
+    assert body["filters"] == {"closed_country": "US", "open_country": "CN"}
+    row = body["domain"]
+    assert _country_of_leader(api, row["closed_leader"]) == "US"
+    assert _country_of_leader(api, row["open_leader"]) == "CN"
+    assert body["benchmarks"] and all(b["benchmark"] in whole["configured_benchmarks"] for b in body["benchmarks"])
+    fr = api.get("/v1/domains/coding?open_country=FR").get_json()["domain"]
+    if fr["open_leader"] is not None:
+        assert _country_of_leader(api, fr["open_leader"]) == "FR"
+    openai = api.get("/v1/domains/overall?closed_org=OpenAI&open_org=Meta").get_json()["domain"]
+    assert openai["closed_leader"] is None or api.get(
+        f"/v1/models/{openai['closed_leader']['model']}").get_json()["model"]["organization"] == "OpenAI"
+    bad = api.get("/v1/domains/coding?closed_country=USA")
+    assert bad.status_code == 400 and bad.get_json()["ok"] is False
