@@ -338,6 +338,7 @@ class Builder:
         self.used_sources: set[str] = set()
         self.manual_done: set[str] = set()
         self.short_index = NameIndex()
+        self.arena_org: dict[str, str] = {}
         self.names = tomllib.loads((REPO / "forecasts" / "data" / "names.toml").read_text("utf-8"))
         self.merges: list[dict[str, str]] = []
         self.last_rule = ""
@@ -828,11 +829,14 @@ class Builder:
     def load_arena_licences(self) -> None:
         """Arena key / display name -> licence, newest source first (used for access fallback)."""
         lic: dict[str, str] = {}
+        org: dict[str, str] = {}  # the Arena's organisation of a key, for models no other source names one
 
-        def put(name: str, licence: str) -> None:
+        def put(name: str, licence: str, organization: str = "") -> None:
             k = name_key(name)
             if k and licence.strip() and k not in lic:
                 lic[k] = licence.strip()
+            if k and organization.strip() and k not in org:
+                org[k] = " ".join(organization.split())
 
         daily = self.raw / self.sources["arena-daily"]["dir"]
         for day in sorted((p for p in daily.iterdir() if p.is_dir()), reverse=True):
@@ -844,7 +848,7 @@ class Builder:
                             put(m["model"], "Proprietary" if m["license"] == "proprietary" else "Open")
         cat = self.src_dir("lmarena") / "scatterplot-data.json"
         for item in json.loads(cat.read_text(encoding="utf-8")):
-            put(item["model_api_name"], item.get("license") or "")
+            put(item["model_api_name"], item.get("license") or "", item.get("organization") or "")
         hf_dir = self.src_dir("lmarena-licences")
         for f in sorted(hf_dir.glob("leaderboard_table_*.csv"), reverse=True):
             for r in read_csv(f):
@@ -852,8 +856,9 @@ class Builder:
         fb = self.raw / "lmarena_fboulnois_csv"
         for f in sorted(fb.glob("*/*.csv"), reverse=True):
             for r in read_csv(f):
-                put(r.get("model") or "", r.get("license") or "")
+                put(r.get("model") or "", r.get("license") or "", r.get("organization") or "")
         self.arena_licence = lic
+        self.arena_org = org
         self.used_sources.add("lmarena-licences")
 
     def _arena_model(self, src_id: str, record: str, key: str, n_scores: int) -> str | None:
@@ -1071,8 +1076,9 @@ class Builder:
         used: set[str] = set()
         for canon in self.models.values():
             if not canon.organization:
-                canon.organization = next((orgs[k] for k in sorted(name_key(n) for n in canon.lookup_names |
-                                                                  canon.aliases) if orgs.get(k)), "")
+                keys_ = sorted(name_key(n) for n in canon.lookup_names | canon.aliases)
+                canon.organization = next((orgs[k] for k in keys_ if orgs.get(k)), "") or \
+                    next((self.arena_org[k] for k in keys_ if self.arena_org.get(k)), "")
             if canon.access is not None and canon.release_date is not None:
                 continue
             for n in sorted(canon.lookup_names | canon.aliases):
