@@ -48,9 +48,10 @@ class Model:
     licence: str | None = None
     aliases: tuple[str, ...] = ()
     country: str = ""
+    offer: Offer | None = None  # API price and speed (Artificial Analysis), None when no source gives them
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "id": self.id,
             "name": self.name,
             "organization": self.organization,
@@ -60,6 +61,9 @@ class Model:
             "aliases": list(self.aliases),
             "country": self.country,
         }
+        if self.offer is not None:  # models without one keep their stored form
+            out["offer"] = self.offer.to_dict()
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Model:
@@ -74,7 +78,63 @@ class Model:
             licence=d.get("licence"),
             aliases=tuple(d.get("aliases") or ()),
             country=d.get("country") or country_of(organization),
+            offer=Offer.from_dict(d["offer"]) if d.get("offer") else None,
         )
+
+
+@dataclass(frozen=True)
+class Offer:
+    """What using a model through an API costs and how fast it answers, as one source measured it on one day.
+
+    Prices are USD per million tokens: `price_input`, `price_output` and `price_blended` (Artificial
+    Analysis's 3:1 input:output blend, `(3 * input + output) / 4`, computed from the two when the source leaves
+    it blank); `output_tokens_per_second` is the median output speed. Any of them may be None (not measured);
+    a 0 price is what the source says (a free tier). `as_of` (YYYY-MM-DD) is the day the source published the
+    figures, `source` the record they come from (e.g. `aa:2026-07-10/llms.json#glm-4-5v`)."""
+
+    price_blended: float | None
+    price_input: float | None
+    price_output: float | None
+    output_tokens_per_second: float | None
+    as_of: str
+    source: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Offer:
+        """An offer from its dict. Raises ValueError when a figure is negative or not finite, or `as_of` is not
+        a YYYY-MM-DD date (the message names the field)."""
+        vals = {f: _offer_figure(d.get(f), f) for f in OFFER_FIGURES}
+        as_of = str(d.get("as_of") or "")
+        try:
+            date.fromisoformat(as_of)
+        except ValueError:
+            raise ValueError(f"offer field 'as_of': {as_of!r} is not a YYYY-MM-DD date") from None
+        return cls(**vals, as_of=as_of, source=str(d.get("source") or ""))
+
+
+OFFER_FIGURES = ("price_blended", "price_input", "price_output", "output_tokens_per_second")
+
+
+def blended_price(price_input: float | None, price_output: float | None) -> float | None:
+    """Artificial Analysis's blended price: 3 parts input to 1 part output, USD per million tokens; None when
+    either price is unknown."""
+    if price_input is None or price_output is None:
+        return None
+    return round((3 * price_input + price_output) / 4, 6)
+
+
+def _offer_figure(v: Any, name: str) -> float | None:
+    if v is None or v == "":
+        return None
+    if isinstance(v, bool) or not isinstance(v, int | float | str):
+        raise ValueError(f"offer field {name!r}: {v!r} is not a number")
+    x = float(v)
+    if not math.isfinite(x) or x < 0:
+        raise ValueError(f"offer field {name!r}: {v!r} must be a finite number >= 0")
+    return x
 
 
 @dataclass(frozen=True)

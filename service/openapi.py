@@ -125,18 +125,43 @@ def _plain(props: dict[str, Any], required: tuple[str, ...]) -> dict[str, Any]:
 
 
 _DOMAIN_LIST_ROW = {"allOf": [_ref("DomainRow"), _ref("Headline")]}
+_FILTERS = {"type": "object", "additionalProperties": STR,
+            "description": "The frontier filters of this view (closed_country, open_country, closed_org, open_org) "
+                           "that were set; absent on an unfiltered answer."}
+_SHARES = _obj({"moves": INT, "countries": _arr(_obj({"country": STR, "moves": INT, "share": NUM},
+                                                     ("country", "moves", "share")))}, ("moves", "countries"))
+_SWAP_ROW = _obj({
+    "model": STR, "name": STR, "organization": STR, "country": STR, "release_date": DATE, "score": NUM,
+    "gap": _n(NUM), "score_date": _n(DATE), "score_source": _n(STR), "price_blended": _n(NUM), "price_input": _n(NUM),
+    "price_output": _n(NUM), "output_tokens_per_second": _n(NUM), "offer_as_of": _n(DATE), "offer_source": _n(STR)},
+    ("model", "name", "score", "gap", "price_blended", "price_input", "price_output", "output_tokens_per_second",
+     "offer_as_of"))
 
 RESPONSES: dict[str, dict[str, Any]] = {
     "health.healthz": _plain({"status": STR, "redis": {"type": "string", "enum": ["up", "down"]}},
                              ("status", "redis")),
     "health.readyz": _plain({"status": STR, "generation": STR, "as_of": _n(DATE), "data_age_seconds": _n(NUM),
                              "rollback": _n(STR)}, ("status", "generation")),
-    "domains.list_domains": _data({"domains": _arr(_DOMAIN_LIST_ROW)}, ("domains",)),
-    "domains.get_domain": _data({"domain": _ref("DomainRow"), "benchmarks": _arr(_ref("BenchmarkRow")),
+    "domains.list_domains": _data({"filters": _FILTERS, "domains": _arr(_DOMAIN_LIST_ROW)}, ("domains",)),
+    "domains.get_domain": _data({"filters": _FILTERS, "domain": _ref("DomainRow"),
+                                 "benchmarks": _arr(_ref("BenchmarkRow")),
                                  "as_of": DATE, "said": {"type": "object", "additionalProperties": _ref("TrackEntry")}},
                                 ("domain", "benchmarks")),
     "domains.domain_series": _ref("Series"),
     "domains.domain_forecast": _ref("ForecastDocument"),
+    "domains.domain_movers": _data({"domain": STR, "definition": STR, "years": _arr(
+        {"allOf": [_obj({"year": INT}, ("year",)), _SHARES]}), "all_years": _SHARES,
+        "moves": _arr(_obj({"benchmark": STR, "model": STR, "date": DATE, "country": STR, "organization": STR},
+                           ("benchmark", "model", "date", "country")))}, ("domain", "years", "all_years", "moves")),
+    "swap.swap_view": _data({
+        "domain": STR, "primary_benchmark": _n(STR), "benchmark": _n(STR), "benchmark_name": STR, "unit": STR,
+        "scale": NUM, "gap_unit": STR, "max_gap": NUM, "as_of": _n(DATE), "closed_leader": _n(_SWAP_ROW),
+        "candidates": _arr(_SWAP_ROW),
+        "cheapest": _n(_obj({"model": STR, "name": STR, "price_blended": NUM, "closed_price_blended": _n(NUM),
+                             "times_cheaper": _n(NUM), "offer_as_of": _n(DATE), "closed_offer_as_of": _n(DATE),
+                             "sentence": STR},
+                            ("model", "price_blended", "closed_price_blended", "times_cheaper", "sentence")))},
+        ("domain", "benchmark", "gap_unit", "max_gap", "closed_leader", "candidates", "cheapest")),
     "benchmarks.list_benchmarks": _data({"benchmarks": _arr(_ref("BenchmarkRow"))}, ("benchmarks",)),
     "benchmarks.get_benchmark": _data({"benchmark": _ref("BenchmarkRow"), "definition": _n(OPEN),
                                        "source": _ref("BenchmarkSource")}, ("benchmark", "definition", "source")),

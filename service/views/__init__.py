@@ -21,8 +21,10 @@ def blueprints() -> list[Blueprint]:
         robustness,
         scores,
         sources,
+        swap,
         track_record,
     )
 
     return [health.bp, domains.bp, benchmarks.bp, models.bp, backtest.bp, sources.bp, releases.bp, alerts.bp,
-            metrics.bp, pages.bp, scores.bp, feeds.bp, robustness.bp, track_record.bp]
+            metrics.bp, pages.bp, scores.bp, feeds.bp, robustness.bp, track_record.bp,
+            swap.bp]

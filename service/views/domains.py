@@ -6,15 +6,15 @@ import json
 from datetime import date
 from typing import Any
 
-from flask import Response, current_app
+from flask import Response
 from marshmallow import Schema, fields, validate
 
 from forecasts import keys, track_record
-from forecasts.compute import derive
 from forecasts.freshness import overdue
-from forecasts.organisations import by_organisation
+from forecasts.views import Filters
+from service import who_leads
 from service.charts import gap_chart
-from service.errors import NotFound, error_response
+from service.errors import BadRequest, NotFound, error_response
 from service.forecast_docs import (
     data_freshness,
     forecast_bytes,
@@ -34,7 +34,7 @@ from service.http import (
     store,
     with_credit,
 )
-from service.views.params import Blueprint, FormatQuery, IsoDate, MetricQuery, SeriesQuery
+from service.views.params import Blueprint, FormatQuery, IsoDate, MetricQuery, NoQuery, SeriesQuery
 
 bp = Blueprint("domains", __name__, url_prefix="/v1/domains", description="Capability domains.")
 
@@ -59,18 +59,62 @@ def domain_row(gen: str, domain_id: str) -> dict[str, Any]:
     raise NotFound(f"no domain {domain_id!r}", [{"field": "domain", "message": "unknown domain id"}])
 
 
+ISO2_ERROR = "must be an ISO 3166-1 alpha-2 country code: two letters, e.g. US or CN"
+
+
+class FilterQuery(Schema):
+    """Frontier filters (issue 14 "Who leads"): each side's frontier from that side's matching models only."""
+
+    closed_country = fields.String(load_default=None, validate=validate.Regexp(r"^[A-Za-z]{2}$", error=ISO2_ERROR),
+                                   metadata={"description": "ISO 3166 alpha-2: only closed models of labs there."})
+    open_country = fields.String(load_default=None, validate=validate.Regexp(r"^[A-Za-z]{2}$", error=ISO2_ERROR),
+                                 metadata={"description": "ISO 3166 alpha-2: only open models of labs there."})
+    closed_org = fields.String(load_default=None, validate=validate.Length(min=1, max=200),
+                               metadata={"description": "Only closed models of this organisation."})
+    open_org = fields.String(load_default=None, validate=validate.Length(min=1, max=200),
+                             metadata={"description": "Only open models of this organisation."})
+
+
+class ListQuery(FormatQuery, FilterQuery):
+    """The domain list: format and frontier filters."""
+
+
+class FilteredSeriesQuery(SeriesQuery, FilterQuery):
+    """A domain's series: metric, range, format and frontier filters."""
+
+
+FILTER_PARAMS = ("closed_country", "open_country", "closed_org", "open_org")
+
+
+def _filters(gen: str, kwargs: dict[str, Any]) -> Filters | None:
+    """The checked filters of this request (service.who_leads.checked: 400 naming the parameter when a value
+    matches no model of its side), None when none is set: the stored, unfiltered path."""
+    raw = Filters(**{k: kwargs.get(k) for k in FILTER_PARAMS})
+    return who_leads.checked(gen, raw) if raw.active() else None
+
+
+def _filtered_row(row: dict[str, Any], filters: Filters) -> dict[str, Any]:
+    """A domain row of a filtered view: no forecast (forecasts are made for the unfiltered series only)."""
+    return {**row, **headline(None), "forecast_status": "filtered", "filters": filters.to_dict()}
+
+
 @bp.route("")
-@bp.arguments(FormatQuery(), location="query", as_kwargs=True, error_status_code=400)
+@bp.arguments(ListQuery(), location="query", as_kwargs=True, error_status_code=400)
 @bp.response(200, description="One row per domain as of the latest data.")
-def list_domains(format: str) -> Response:
-    """Every domain: score gap, lag, status and leaders."""
+def list_domains(format: str, **filter_args: Any) -> Response:
+    """Every domain: score gap, lag, status and leaders; with filters, computed on the filtered models."""
     gen, tag = current()
+    filters = _filters(gen, filter_args)
     if etag_matches(tag):
         return not_modified(tag)
-    rows = [{**row, **_headline(row["domain"])} for row in domain_rows(gen)]
+    if filters is None:
+        rows = [{**row, **_headline(row["domain"])} for row in domain_rows(gen)]
+    else:
+        rows = [_filtered_row(row, filters) for row in who_leads.derived(gen, filters).summary]
     if format == "csv":
         return csv_response(rows, SUMMARY_COLUMNS, tag, "domains.csv")
-    return json_response({"generation": gen, **data_freshness(gen), "domains": rows}, tag)
+    extra = {} if filters is None else {"filters": filters.to_dict()}
+    return json_response({"generation": gen, **data_freshness(gen), **extra, "domains": rows}, tag)
 
 
 def _said(domain_id: str, day: date) -> dict[str, Any]:
@@ -84,36 +128,28 @@ def _headline(domain_id: str) -> dict[str, Any]:
     return headline(json.loads(raw)["forecast"] if raw else None, updating=updating)
 
 
-class DomainQuery(Schema):
+class DomainQuery(FilterQuery):
     as_of = IsoDate(load_default=None, metadata={"description": "YYYY-MM-DD: also return what gapcast said "
                                                                "then (the track record's newest forecast made "
                                                                "from data of that date or earlier)."})
-    closed_country = fields.String(load_default=None, validate=validate.Regexp(r"^[A-Za-z]{2}$"),
-                                   metadata={"description": "ISO 3166 alpha-2: only closed models of labs there."})
-    open_country = fields.String(load_default=None, validate=validate.Regexp(r"^[A-Za-z]{2}$"),
-                                 metadata={"description": "ISO 3166 alpha-2: only open models of labs there."})
-    closed_org = fields.String(load_default=None, validate=validate.Length(min=1, max=200),
-                               metadata={"description": "Only closed models of this organisation."})
-    open_org = fields.String(load_default=None, validate=validate.Length(min=1, max=200),
-                             metadata={"description": "Only open models of this organisation."})
 
 
 @bp.route("/<domain_id>")
 @bp.arguments(DomainQuery(), location="query", as_kwargs=True, error_status_code=400)
 @bp.response(200, description="The domain's row and its benchmarks' rows.")
 @bp.alt_response(404, description="Unknown domain.")
-def get_domain(domain_id: str, as_of: date | None, closed_country: str | None = None,
-               open_country: str | None = None, closed_org: str | None = None,
-               open_org: str | None = None) -> Response:
+def get_domain(domain_id: str, as_of: date | None, **filter_args: Any) -> Response:
     """One domain, with the latest state of each of its benchmarks; with `as_of`, also `said`: per metric the
     forecast gapcast had published from the data of that date (live) or would have (backtest, labelled).
     With `closed_country` / `open_country` / `closed_org` / `open_org`, the frontiers of only those models
     ("US closed vs Chinese open"), computed from the stored data (no forecast: `filters` names the view)."""
     gen, tag = current()
     row = domain_row(gen, domain_id)
-    filters = {k: v for k, v in (("closed_country", closed_country), ("open_country", open_country),
-                                 ("closed_org", closed_org), ("open_org", open_org)) if v}
-    if filters:
+    filters = _filters(gen, filter_args)
+    if filters is not None and as_of is not None:
+        raise BadRequest("as_of cannot be combined with frontier filters (forecasts are of the unfiltered series)",
+                         [{"field": "as_of", "message": "not with closed_country/open_country/closed_org/open_org"}])
+    if filters is not None:
         return _filtered_domain(gen, tag, domain_id, filters)
     if as_of is None and etag_matches(tag):
         return not_modified(tag)
@@ -127,33 +163,57 @@ def get_domain(domain_id: str, as_of: date | None, closed_country: str | None = 
                           "benchmarks": benches}, tag)
 
 
-def _filtered_domain(gen: str, tag: str, domain_id: str, filters: dict[str, str]) -> Response:
-    """The domain's row and benchmark rows recomputed on the models the filters keep (one domain: ~0.3 s on
-    the bundled data; a repeat is replayed from the response cache, which keys on the query string)."""
+def _filtered_domain(gen: str, tag: str, domain_id: str, filters: Filters) -> Response:
+    """The domain's row and benchmark rows recomputed on the models the filters keep (service.who_leads: one
+    derivation per generation and filter, shared with the list and the series)."""
     if etag_matches(tag):
         return not_modified(tag)
-    dom = current_app.extensions["gapcast.domains"][domain_id]
-    data = by_organisation(store().read_dataset(gen), **filters)
-    derived = derive(data, {domain_id: dom}, benchmarks=set(dom.benchmark_ids) & set(data.benchmarks))
-    rows = [r for r in derived.summary if r["domain"] == domain_id]
-    members = set(dom.benchmark_ids)
-    return json_response({"generation": gen, "filters": filters, "domain": rows[0] if rows else None,
-                          "benchmarks": [b for b in derived.benchmark_summary if b["benchmark"] in members]}, tag)
+    d = who_leads.derived(gen, filters)
+    row = next(r for r in d.summary if r["domain"] == domain_id)
+    members = set(row.get("configured_benchmarks") or [])
+    return json_response({"generation": gen, **data_freshness(gen), "filters": filters.to_dict(),
+                          "domain": _filtered_row(row, filters),
+                          "benchmarks": [b for b in d.benchmark_summary if b["benchmark"] in members]}, tag)
 
 
 @bp.route("/<domain_id>/series")
-@bp.arguments(SeriesQuery(), location="query", as_kwargs=True, error_status_code=400)
+@bp.arguments(FilteredSeriesQuery(), location="query", as_kwargs=True, error_status_code=400)
 @bp.response(200, description="Monthly points {date, value, status} of the chosen metric.")
 @bp.alt_response(404, description="Unknown domain.")
-def domain_series(domain_id: str, format: str, metric: str, from_: Any, to: Any) -> Response:
-    """The domain's monthly series of `metric`, cut to [from, to]."""
+def domain_series(domain_id: str, format: str, metric: str, from_: Any, to: Any, **filter_args: Any) -> Response:
+    """The domain's monthly series of `metric`, cut to [from, to]; with filters, of the filtered models."""
     gen, tag = current()
     row = domain_row(gen, domain_id)
+    filters = _filters(gen, filter_args)
     if etag_matches(tag):
         return not_modified(tag)
-    points = store().read_json(keys.gen_domain_series(gen, domain_id)) or []
+    if filters is None:
+        points = store().read_json(keys.gen_domain_series(gen, domain_id)) or []
+    else:
+        points = who_leads.derived(gen, filters).domain_series.get(domain_id, [])
     unit = _unit(metric, row["unit"])
     return series_response(points, metric, from_, to, format, (gen, tag), target=domain_id, unit=unit)
+
+
+@bp.route("/<domain_id>/movers")
+@bp.arguments(NoQuery(), location="query", error_status_code=400)
+@bp.response(200, description="Open frontier moves of the domain and each country's share, per year.")
+@bp.alt_response(404, description="Unknown domain.")
+def domain_movers(_: Any, domain_id: str) -> Response:
+    """Who moves the open frontier: every time an open model became the open leader on one of the domain's
+    benchmarks (inside its validity window), and the share of those moves made by each country, per year."""
+    gen, tag = current()
+    domain_row(gen, domain_id)
+    if etag_matches(tag):
+        return not_modified(tag)
+    return json_response({"generation": gen, **data_freshness(gen), "domain": domain_id,
+                          "definition": MOVE_DEFINITION, **who_leads.domain_movers(gen, domain_id)}, tag)
+
+
+MOVE_DEFINITION = ("A frontier move is an open model becoming the open leader (best open score among models "
+                   "released so far) on one of the domain's benchmarks, dated when its score started to count; "
+                   "an Arena benchmark moves when its monthly open leader changes. Country: of the model's "
+                   "organisation (forecasts/data/organisations.toml), '' when unknown.")
 
 
 @bp.route("/<domain_id>/forecast")
