@@ -63,7 +63,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from forecasts.model import launch_month  # noqa: E402
+from forecasts.model import blended_price, launch_month  # noqa: E402
 from forecasts.names import (  # noqa: E402
     DATED,
     EXACT,
@@ -232,6 +232,24 @@ def tags_of(name: str) -> str:
     return ", ".join(dropped) if dropped else name[len(base):].strip(" _-") or name
 
 
+def aa_offer(m: dict[str, Any], day: str, source: str) -> dict[str, Any] | None:
+    """A `forecasts.model.Offer` dict from an AA web-payload record's `pricing` and `speed` (USD per million
+    tokens; output tokens/s, the median), None when it has neither a price nor a speed. The payload leaves
+    `price_1m_blended_3_to_1` null: it is then AA's 3:1 blend of the input and output prices."""
+    pricing, speed = m.get("pricing") or {}, m.get("speed") or {}
+    p_in, p_out = opt(pricing.get("price_1m_input_tokens")), opt(pricing.get("price_1m_output_tokens"))
+    p_in, p_out = (p if p is not None and p >= 0 else None for p in (p_in, p_out))
+    blended = opt(pricing.get("price_1m_blended_3_to_1"))
+    if blended is None or blended < 0:
+        blended = blended_price(p_in, p_out)
+    tps = opt(speed.get("output_tokens_per_second"))
+    tps = round(tps, 1) if tps is not None and tps > 0 else None
+    if p_in is None and p_out is None and tps is None:
+        return None
+    return {"price_blended": blended, "price_input": p_in, "price_output": p_out, "output_tokens_per_second": tps,
+            "as_of": day, "source": source}
+
+
 def dig(obj: Any, dotted: str) -> Any:
     for part in dotted.split("."):
         if not isinstance(obj, dict):
@@ -342,6 +360,7 @@ class Builder:
         self.names = tomllib.loads((REPO / "forecasts" / "data" / "names.toml").read_text("utf-8"))
         self.merges: list[dict[str, str]] = []
         self.last_rule = ""
+        self.offers: dict[str, list[tuple[tuple[int, int, int, str], dict[str, Any]]]] = defaultdict(list)
 
     def merged(self, source: str, name: str, mid: str, rule: str) -> None:
         """Record that the source name `name` was merged into model `mid` by `rule` (skipped when the
@@ -655,6 +674,7 @@ class Builder:
         rel = f"{path.parent.name}/{path.name}"
         benches = self.benches_of("aa")
         records = sorted(doc["models"], key=lambda m: (m.get("release_date") or "9999", m["name"], m["id"]))
+        offer_day = str((doc.get("meta") or {}).get("fetched_at") or src["retrieved_at"])[:10]
         for m in records:
             name = " ".join(m["name"].split())
             when = parse_date(m.get("release_date"))
@@ -715,6 +735,13 @@ class Builder:
                 canon.organization = (m.get("creator") or {}).get("name") or ""
             if canon.licence is None and access == "open" and ow.get("license_name"):
                 canon.licence = str(ow["license_name"]).strip()
+            offer = aa_offer(m, offer_day, f"aa:{record}")
+            if offer is not None:
+                # configurations folded into one model (reasoning / non-reasoning) each carry AA's figures:
+                # a current record first, then one with both prices, then one with a speed, then by name
+                rank = (bool(m.get("deprecated")), offer["price_input"] is None,
+                        offer["output_tokens_per_second"] is None, name)
+                self.offers[mid].append((rank, offer))
             for b in benches:
                 raw = m["evaluations"].get(b.spec["key"])
                 if raw is None:
@@ -1179,6 +1206,8 @@ class Builder:
                 "release_date": c.release_date.isoformat(), "access": c.access, "licence": c.licence,
                 "aliases": sorted(c.aliases | {c.id}, key=lambda s: (s.lower(), s)),
             })
+            if self.offers.get(mid):
+                models_out[-1]["offer"] = min(self.offers[mid], key=lambda ro: ro[0])[1]
         scores_out = [[p.model, p.bench, round(p.value, 4) if p.value is not None else None,
                        None if p.stderr is None else round(p.stderr, 4), p.source, p.retrieved,
                        f"{p.retrieved}T00:00:00+00:00",   # first seen: the source file's capture date
