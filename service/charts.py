@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 from xml.sax.saxutils import escape
 
-__all__ = ["CARD_CSS", "catch_up_chart", "domain_card", "frontier_chart", "gap_chart"]
+__all__ = ["CARD_CSS", "SUMMARY_CSS", "catch_up_answer", "catch_up_chart", "domain_card", "frontier_chart", "gap_chart",
+           "gap_title", "leader_text", "margin_text", "precision", "shorten", "summary_table", "trend_cell"]
 
 WIDTH, HEIGHT = 420, 280
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
@@ -36,6 +38,7 @@ MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", 
 #: Average glyph width as a share of the font size; a little generous for sans-serif so labels never touch.
 _CHAR_EM = 0.6
 _PAD = 12  # outer padding (px)
+LEADER_NAME_PX = 200  # a leader's model name in a frontier chart: longer names are shortened at a word boundary
 MINUS, EN_DASH = "\u2212", "\u2013"  # typographic minus for negative numbers, en dash for ranges
 
 STATUS_TEXT = {
@@ -67,9 +70,30 @@ def _text_width(text: str, size: float = TEXT_PX) -> float:
 
 
 def _truncate(text: str, max_px: float, size: float = TEXT_PX) -> str:
-    """``text`` cut with an ellipsis so that it fits ``max_px``."""
+    """``text`` cut with an ellipsis so that it fits ``max_px``, at a word boundary where one fits
+    (see :func:`shorten`)."""
+    return shorten(text, max_px, size)
+
+
+#: Where a name may be cut: after a space, hyphen, underscore or slash (``claude-opus-4.6-fast`` ->
+#: ``claude-opus-4.6…``), never inside a word.
+_BREAKS = re.compile(r"(?<=[\s\-_/])")
+
+
+def shorten(text: str, max_px: float, size: float = TEXT_PX) -> str:
+    """``text`` when it fits ``max_px`` at font ``size``, else its longest prefix that ends at a word
+    boundary (space, ``-``, ``_``, ``/``) plus ``…``; a first word too long by itself is cut inside it
+    (nothing else fits). Callers that shorten show the full text in a ``<title>`` tooltip."""
     max_chars = max(int(max_px / (size * _CHAR_EM)), 2)
-    return text if len(text) <= max_chars else text[: max_chars - 1].rstrip() + "…"
+    if len(text) <= max_chars:
+        return text
+    out = ""
+    for part in _BREAKS.split(text):
+        if len((out + part).rstrip(" -_/")) + 1 > max_chars:
+            break
+        out += part
+    out = out.rstrip(" -_/")
+    return (out or text[: max_chars - 1].rstrip()) + "…"
 
 
 def _wrap(text: str, max_px: float, size: float = TEXT_PX, max_lines: int = 8) -> list[str]:
@@ -85,9 +109,11 @@ def _wrap(text: str, max_px: float, size: float = TEXT_PX, max_lines: int = 8) -
         line = word
     if line:
         lines.append(line)
-    if len(lines) > max_lines:
-        lines = [*lines[: max_lines - 1], _truncate(lines[max_lines - 1] + " …", max_px, size)]
-    return [_truncate(x, max_px, size) for x in lines]
+    if len(lines) > max_lines:  # the rest does not fit: the last line ends in an ellipsis, at a word boundary
+        last = " ".join(lines[max_lines - 1:])
+        cut = shorten(last, max_px, size)
+        lines = [*lines[: max_lines - 1], cut if cut.endswith("…") else cut + "…"]
+    return [shorten(x, max_px, size) for x in lines]
 
 
 def _fmt_value(v: float, decimals: int = 1) -> str:
@@ -106,6 +132,34 @@ def _month_label(d: date) -> str:
 
 def _pct(p: float | None) -> str:
     return "—" if p is None else f"{p * 100:.0f}%"
+
+
+def precision(scale: float | None) -> int:
+    """Decimals a benchmark's figures are shown with: a thousandth of its ``scale`` (max - min of its
+    range) rounded to a power of ten, so a 0-100 % benchmark shows 1 decimal, an Elo rating (scale 400)
+    none, a 0-1 fraction 3. 1 when the scale is unknown (or not positive)."""
+    if scale is None or not math.isfinite(scale) or scale <= 0:
+        return 1
+    return max(0, round(-math.log10(scale / 1000)))
+
+
+def margin_text(margin: float | None, unit: str = "", scale: float | None = None) -> str:
+    """A tie margin as ``±1.3 %`` (``±10 Elo``): rounded to the benchmark's :func:`precision`, or to one
+    significant digit when it is finer than that precision; ``—`` when unknown."""
+    m = _float(margin)
+    if m is None:
+        return "—"
+    decimals = precision(scale)
+    if 0 < abs(m) < 10 ** -decimals:
+        decimals = max(decimals, -math.floor(math.log10(abs(m))))
+    sep = "" if not unit or unit.startswith("%") else " "
+    return f"±{abs(m):.{decimals}f}{sep}{unit}"
+
+
+def gap_title(name: str, metric: str = "score_gap", unit: str = "% of scale") -> str:
+    """A gap chart's title in words: ``Coding: score gap (% of scale)``, ``Coding: lag (days)``."""
+    label = {"score_gap": "score gap", "lag_days": "lag"}.get(metric, metric.replace("_", " "))
+    return f"{name}: {label} ({unit})" if unit else f"{name}: {label}"
 
 
 # ------------------------------------------------------------------------------------------------ input parsing
@@ -356,7 +410,10 @@ class _Svg:
         return box
 
     def text(self, x: float, y: float, s: str, *, cls: str | None = None, size: float = TEXT_PX,
-             anchor: str = "start", fill: str = INK, bold: bool = False, halo: bool = False) -> None:
+             anchor: str = "start", fill: str = INK, bold: bool = False, halo: bool = False,
+             tooltip: str | None = None) -> None:
+        """One text line; with ``tooltip`` (the full text of a shortened label) wrapped in a ``<g>`` whose
+        ``<title>`` the browser shows on hover (outside the ``<text>``, so its textContent stays the label)."""
         attrs = [f'x="{_num(x)}" y="{_num(y)}"']
         if cls:
             attrs.append(f"class={_attr(cls)}")
@@ -369,13 +426,16 @@ class _Svg:
             attrs.append('font-weight="600"')
         if halo:
             attrs.append('stroke="#ffffff" stroke-width="3" stroke-linejoin="round" paint-order="stroke"')
-        self.add(f"<text {' '.join(attrs)}>{escape(s)}</text>")
+        element = f"<text {' '.join(attrs)}>{escape(s)}</text>"
+        self.add(element if tooltip is None or tooltip == s else f"<g><title>{escape(tooltip)}</title>{element}</g>")
 
     def header(self) -> float:
-        """Draw the title; return the y below it."""
-        self.text(_PAD, 22, _truncate(self.title, self.width - 2 * _PAD, TITLE_PX), cls="title",
-                  size=TITLE_PX, bold=True)
-        return 30.0
+        """Draw the title, word-wrapped to two lines (a longer one is shortened at a word boundary; the
+        root's ``<title>`` keeps it whole); return the y below it."""
+        lines = _wrap(self.title, self.width - 2 * _PAD, TITLE_PX, max_lines=2)
+        for i, line in enumerate(lines):
+            self.text(_PAD, 22 + 18 * i, line, cls="title", size=TITLE_PX, bold=True)
+        return 30.0 + 18 * (len(lines) - 1)
 
     def legend(self, y: float, items: Sequence[tuple[str, str, str]]) -> float:
         """Legend entries ``(label, swatch, colour)`` (swatch: line, dash, band, rule), wrapped to the
@@ -439,12 +499,17 @@ class _Frame:
         return self.x(d.toordinal())
 
 
-def _axes(svg: _Svg, top: float, d0: date, d1: date, lo: float, hi: float, unit: str) -> _Frame:
-    """Grid, y ticks with the unit above them, x month ticks; returns the frame for the marks."""
+def _axes(svg: _Svg, top: float, d0: date, d1: date, lo: float, hi: float, unit: str,
+          limits: tuple[float, float] = (-math.inf, math.inf)) -> _Frame:
+    """Grid, y ticks with the unit above them, x month ticks; returns the frame for the marks. The rounded
+    y range never passes `limits` (the values the series can take)."""
     bottom = svg.height - 28.0
     top += 20  # room for the unit label
     count = max(3, int((bottom - top) // 38))
     y0, y1, yticks, decimals = _nice_ticks(lo, hi, count)
+    if y0 < limits[0] or y1 > limits[1]:
+        y0, y1 = max(y0, limits[0]), min(y1, limits[1])
+        yticks = [t for t in yticks if y0 <= t <= y1]
     labels = [_fmt_value(t, decimals) for t in yticks]
     left = _PAD + max(_text_width(s, TICK_PX) for s in labels) + 8
     area = _Area(left, top, svg.width - _PAD - 4.0, bottom)
@@ -487,9 +552,10 @@ def _series(svg: _Svg, frame: _Frame, cls: str, colour: str, days: Sequence[date
 # ------------------------------------------------------------------------------------------------ frontier chart
 
 
-def frontier_chart(points: list[dict[str, Any]] | None, *, title: str, unit: str) -> str:
+def frontier_chart(points: list[dict[str, Any]] | None, *, title: str, unit: str, scale: float | None = None) -> str:
     """Best closed and best open score over time for one benchmark (step lines), the latest leaders
-    marked with a dot and their model name. ``points`` are benchmark series points."""
+    marked with a dot and their model name (shortened at a word boundary, whole in a tooltip) and score
+    (to the benchmark's :func:`precision` given its ``scale``). ``points`` are benchmark series points."""
     svg = _Svg("frontier", title)
     rows = _dated(points)
     closed = [_leader_score(p, "closed_leader") for _, p in rows]
@@ -504,28 +570,29 @@ def frontier_chart(points: list[dict[str, Any]] | None, *, title: str, unit: str
     frame = _axes(svg, top, days[0], days[-1], lo - pad, hi + pad, unit)
     _series(svg, frame, "series-closed", CLOSED, days, closed, step=True)
     _series(svg, frame, "series-open", OPEN, days, open_, step=True)
-    _leader_labels(svg, frame, rows)
+    _leader_labels(svg, frame, rows, precision(scale))
     return svg.render()
 
 
-def _leader_labels(svg: _Svg, frame: _Frame, rows: list[tuple[date, dict[str, Any]]]) -> None:
+def _leader_labels(svg: _Svg, frame: _Frame, rows: list[tuple[date, dict[str, Any]]], decimals: int = 1) -> None:
     """Dot + "model score" at each class's latest point, each label placed clear of the lines (closed
     preferring above its dot, open below), with a thin connector when it had to move away."""
-    marks: list[tuple[float, float, str, str, str]] = []
+    marks: list[tuple[float, float, str, str, str, str]] = []
     for key, cls, colour in (("closed_leader", "closed", CLOSED), ("open_leader", "open", OPEN)):
         latest = next(((d, p[key]) for d, p in reversed(rows) if _leader_score(p, key) is not None), None)
         if latest is None:
             continue
         d, leader = latest
         score = float(leader["score"])
-        name = _truncate(str(leader.get("model") or "?"), 200)
-        marks.append((frame.px(d), frame.y(score), f"{name} {_fmt_value(score)}", cls, colour))
+        full = str(leader.get("model") or "?")
+        marks.append((frame.px(d), frame.y(score), f"{shorten(full, LEADER_NAME_PX)} {_fmt_value(score, decimals)}",
+                      cls, colour, f"{full} {_fmt_value(score, decimals)}"))
     area = frame.area
-    for px, py, _, cls, colour in marks:
+    for px, py, _, cls, colour, _ in marks:
         svg.add(f'<circle class="leader-dot leader-{cls}" cx="{_num(px)}" cy="{_num(py)}" r="4" fill="{colour}" '
                 f'stroke="#ffffff" stroke-width="1.5"/>')
         svg.boxes.append((px - 5, py - 5, px + 5, py + 5))
-    for i, (px, py, label, cls, colour) in enumerate(marks):
+    for i, (px, py, label, cls, colour, full_label) in enumerate(marks):
         others = [m[1] for j, m in enumerate(marks) if j != i]
         upper = all(py < o or (py == o and cls == "closed") for o in others) if others else cls == "closed"
         x, anchor = (px - 7, "end") if px - 7 - _text_width(label) >= area.left else (area.left + 4, "start")
@@ -533,7 +600,7 @@ def _leader_labels(svg: _Svg, frame: _Frame, rows: list[tuple[date, dict[str, An
                   [(18 + 14 * k, 10 if upper else 0) for k in range(12)]
         offsets.sort(key=lambda o: abs(o[0]) + o[1])
         box = svg.place([(x, py + dy, anchor) for dy, _ in offsets], label, area, headroom=14,
-                        cls=f"leader-label leader-{cls}", fill=colour, bold=True)
+                        cls=f"leader-label leader-{cls}", fill=colour, bold=True, tooltip=full_label)
         if box[1] - py > 14 or py - box[3] > 14:  # moved away: connect label and dot
             ly = box[1] if box[1] > py else box[3]
             lx = min(max(px, box[0] + 4), box[2] - 4)
@@ -565,10 +632,15 @@ def gap_chart(points: list[dict[str, Any]] | None, forecast: dict[str, Any] | No
     if observed and traj:  # start the forecast at the last observation so the lines join
         last_d, last_v = observed[-1]
         traj = [(last_d, last_v, last_v, last_v), *(t for t in traj if t[0] > last_d)]
-    values = [v for _, v in observed] + [v for t in traj for v in t[1:]] + [0.0]
+    # the axis spans the data, the forecast and its band (and 0), the band cut to the values the metric can
+    # take: an interval reaching past them (a gap beyond 100 % of scale, a negative lag) would stretch the
+    # axis to numbers no series shows (the -100..200 axes of issue 14)
+    floor, ceiling = _limits(metric, unit)
+    band = [min(max(v, floor), ceiling) for t in traj for v in t[1:]]
+    values = [v for _, v in observed] + band + [0.0]
     days = [d for d, _ in rows] + [t[0] for t in traj]
     lo, hi = min(values), max(values)
-    frame = _axes(svg, top, min(days), max(days), lo, hi + (hi - lo) * 0.04, unit)
+    frame = _axes(svg, top, min(days), max(days), lo, min(hi + (hi - lo) * 0.04, ceiling), unit, (floor, ceiling))
     if traj:
         _fan(svg, frame, traj)
     area, zero_y = frame.area, frame.y(0.0)
@@ -583,6 +655,16 @@ def gap_chart(points: list[dict[str, Any]] | None, forecast: dict[str, Any] | No
                (area.left + 4, zero_y - 5, "start"), (area.left + 4, zero_y + 15, "start")],
               "0 = caught up", area, cls="zero-label")
     return svg.render()
+
+
+def _limits(metric: str, unit: str) -> tuple[float, float]:
+    """The values ``metric`` can take in ``unit``: a lag is never negative; a score gap in % (of scale) lies
+    in [-100, 100]; otherwise unbounded."""
+    if metric == "lag_days":
+        return 0.0, math.inf
+    if unit.startswith("%"):
+        return -100.0, 100.0
+    return -math.inf, math.inf
 
 
 def _metric_label(metric: str) -> str:
@@ -635,18 +717,19 @@ def catch_up_chart(forecast: dict[str, Any] | None, *, title: str) -> str:
     if bars:
         svg.text(_PAD, y + 12, _bar_caption(status, catch.get("basis")), cls="subtitle", fill=MUTED)
         y = _bars(svg, y + 22, bars)
-        notes = _catch_up_notes(forecast, status, catch)
+        # every note whole: wrapped at word boundaries, the chart grows to hold them rather than cut them off
         width = svg.width - 2 * _PAD
-        for i, line in enumerate(notes):
-            if y + 18 * i + 4 > svg.height - 6:
-                break
-            svg.text(_PAD, y + 18 * i, _truncate(line, width), cls="note")
+        lines = [line for note in _catch_up_notes(forecast, status, catch) for line in _wrap(note, width)]
+        for i, line in enumerate(lines):
+            svg.text(_PAD, y + 18 * i, line, cls="note")
+        svg.height = max(svg.height, int(y + 18 * (len(lines) - 1) + 12))
         return svg.render()
     svg.text(_PAD, y + 24, STATUS_TEXT.get(status, status.replace("_", " ").capitalize()), cls="status",
              size=TITLE_PX, bold=True)
-    lines = _wrap(str(forecast.get("reason") or ""), svg.width - 2 * _PAD, max_lines=int((svg.height - y - 56) // 18))
+    lines = _wrap(str(forecast.get("reason") or ""), svg.width - 2 * _PAD, max_lines=16)
     for i, line in enumerate(lines):
         svg.text(_PAD, y + 50 + 18 * i, line, cls="reason", fill=MUTED)
+    svg.height = max(svg.height, int(y + 50 + 18 * (len(lines) - 1) + 12))
     return svg.render()
 
 
@@ -763,9 +846,12 @@ CARD_CSS = """
 
 
 def domain_card(domain_row: dict[str, Any], series: list[dict[str, Any]] | None, forecast: dict[str, Any] | None,
-                primary_points: list[dict[str, Any]] | None, primary_name: str, *, primary_unit: str = "score") -> str:
+                primary_points: list[dict[str, Any]] | None, primary_name: str, *, primary_unit: str = "score",
+                primary_scale: float | None = None, primary_margin: float | None = None) -> str:
     """One domain's dashboard card: name, status badge, gap/lag/leaders, the lag verdict and forecast reason,
-    and the frontier (primary benchmark), gap and catch-up charts side by side. Style with :data:`CARD_CSS`."""
+    and the frontier (primary benchmark, named `primary_name`), gap and catch-up charts side by side. The
+    primary benchmark's `primary_scale` sets how its scores are rounded (:func:`precision`) and its tie
+    margin `primary_margin` is shown rounded the same way. Style with :data:`CARD_CSS`."""
     domain = str(domain_row.get("domain") or "")
     name = str(domain_row.get("name") or domain or "Domain")
     status = str(domain_row.get("status") or "no_data")
@@ -776,40 +862,67 @@ def domain_card(domain_row: dict[str, Any], series: list[dict[str, Any]] | None,
               + (f'<span class="as-of">as of {escape(str(as_of))}</span>' if as_of else "") + "</header>")
     reason = str((forecast or {}).get("reason") or "")
     charts = [
-        frontier_chart(primary_points, title=f"{primary_name}: best closed vs open", unit=primary_unit),
-        gap_chart(series, forecast, title=f"{name}: score gap and forecast", unit=unit),
+        frontier_chart(primary_points, title=f"{primary_name}: best closed vs open", unit=primary_unit,
+                       scale=primary_scale),
+        gap_chart(series, forecast, title=gap_title(name, "score_gap", unit), unit=unit),
         catch_up_chart(forecast, title=f"{name}: when does open catch up?"),
     ]
+    leaders = _Leaders(str(domain_row.get("primary_benchmark") or ""), primary_name, primary_unit, primary_scale,
+                       primary_margin)
     return (
         f'<section class="domain-card" id={_attr("domain-" + domain)} data-domain={_attr(domain)} '
         f'data-status={_attr(status)}>'
-        + header + _figures(domain_row, unit)
+        + header + _figures(domain_row, unit, leaders)
         + f'<p class="verdict">{escape(_verdict(forecast))}</p>'
         + (f'<p class="reason">{escape(reason)}</p>' if reason else "")
         + '<div class="charts">' + "".join(f'<figure class="chart">{c}</figure>' for c in charts) + "</div></section>"
     )
 
 
-def _figures(row: dict[str, Any], unit: str) -> str:
+@dataclass(frozen=True)
+class _Leaders:
+    """The benchmark a domain's leaders come from: id, display name, unit, scale and tie margin."""
+
+    benchmark: str
+    name: str
+    unit: str = "score"
+    scale: float | None = None
+    margin: float | None = None
+
+
+def _figures(row: dict[str, Any], unit: str, leaders: _Leaders) -> str:
     gap, lag = _float(row.get("score_gap")), _float(row.get("lag_days"))
     items = [
         ("Score gap", "—" if gap is None else _with_unit(gap, unit)),
         ("Lag", "—" if lag is None else f"{lag:.0f} days ({lag / DAYS_PER_MONTH:.1f} months)"),
-        ("Best closed", _leader_text(row.get("closed_leader"))),
-        ("Best open", _leader_text(row.get("open_leader"))),
+        ("Best closed", leader_text(row.get("closed_leader"), leaders.benchmark, "", leaders.scale, named=False)),
+        ("Best open", leader_text(row.get("open_leader"), leaders.benchmark, "", leaders.scale, named=False)),
+        ("Leaders on", leaders.name or leaders.benchmark or "—"),
     ]
+    if leaders.margin is not None:
+        items.append(("Tie margin", margin_text(leaders.margin, _short_unit(leaders.unit), leaders.scale)))
     body = "".join(f"<div><dt>{escape(k)}</dt><dd>{escape(v)}</dd></div>" for k, v in items)
     return f'<dl class="figures">{body}</dl>'
 
 
-def _leader_text(leader: object) -> str:
+def _short_unit(unit: str) -> str:
+    """``%`` for any percentage unit (``% correct``), else the unit: what follows a margin's number."""
+    return "%" if unit.startswith("%") else unit
+
+
+def leader_text(leader: object, benchmark: str = "", benchmark_name: str = "", scale: float | None = None, *,
+                named: bool = True) -> str:
+    """``gpt-5.6-sol (78.3 on AA Coding Index)``: the full model name, its score to the benchmark's
+    :func:`precision`, and (`named`) the benchmark's name (`benchmark_name` when the leader's benchmark is
+    `benchmark`, else its id); ``—`` without a leader."""
     if not isinstance(leader, dict) or not leader.get("model"):
         return "—"
     text = str(leader["model"])
     score = _float(leader.get("score"))
     if score is not None:
-        text += f" ({_fmt_value(score)}"
-        text += f" on {leader['benchmark']})" if leader.get("benchmark") else ")"
+        on = str(leader.get("benchmark") or "")
+        on = benchmark_name if on and on == benchmark and benchmark_name else on
+        text += f" ({_fmt_value(score, precision(scale))}" + (f" on {on})" if on and named else ")")
     return text
 
 
@@ -824,7 +937,251 @@ def _verdict(forecast: dict[str, Any] | None) -> str:
     verdict = str(trend["verdict"]) if isinstance(trend, dict) else ""
     if forecast.get("status") in ("open_leads", "caught_up"):  # the lag's trend says little once open is level
         level = "Open models lead" if forecast["status"] == "open_leads" else "Open models are level with closed"
-        return f"{level}; the lag over the last two years was {phrase}."
+        return f"{level}; the lag's trend over the next 12 months: {phrase}."
     meaning = {"shrinking": "open models are closing in", "widening": "open models are falling further behind",
                "stable": "open models stay about as far behind"}.get(verdict, "")
-    return f"The lag is {phrase}" + (f": {meaning}." if meaning else ".")
+    return f"The lag is {phrase} over the next 12 months" + (f": {meaning}." if meaning else ".")
+
+
+# ------------------------------------------------------------------------------------------------ summary table
+
+SUMMARY_CSS = """
+.summary{margin:0 0 20px}
+.summary .scroll{overflow-x:auto;max-width:100%;background:#fff;border:1px solid #d9d9d9;border-radius:8px}
+.summary table{border-collapse:collapse;width:100%;min-width:980px;font-size:14px;line-height:1.35}
+.summary th,.summary td{padding:6px 9px;text-align:left;vertical-align:top;border-bottom:1px solid #eee;
+  overflow-wrap:break-word}
+.summary thead th{font-size:12px;color:#555;font-weight:600;background:#fafafa;border-bottom:1px solid #ddd;
+  white-space:nowrap}
+.summary .num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+.summary tbody th,.summary td.data,.summary td.trend,.summary td.leader,.summary .score{white-space:nowrap}
+.summary tbody th a{font-weight:600;color:#0b4f8a}
+.summary .trend-shrinking{color:#00553d}.summary .trend-widening{color:#8a3300}
+.summary .answer-forecast,.summary .answer-open-leads,.summary .answer-caught-up{font-weight:600}
+.summary .answer-overdue{color:#8a3300;font-weight:600}
+.summary .muted,.summary .answer-not-predictable,.summary .answer-pending{color:#555}
+.summary .sub{display:block;color:#666;font-size:12px}
+.summary .footnote{font-size:13px;color:#444;margin:6px 2px 0;max-width:100em}
+""".strip()
+"""Styles for :func:`summary_table`: include once in the dashboard page's ``<style>``."""
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    """One domain's line of the summary table: its `/v1/domains` row (summary plus headline fields), its
+    stored score-gap forecast (None while pending) and its primary benchmark's display name and scale."""
+
+    row: dict[str, Any]
+    forecast: dict[str, Any] | None
+    benchmark_name: str = ""
+    benchmark_scale: float | None = None
+
+
+TREND_ARROW = {"shrinking": "↓", "stable": "→", "widening": "↑"}
+TREND_NOTE = ("Trend: the forecast's expected change of the lag over the next 12 months (median of the "
+              "sample paths, with its 80% band): widening when the whole band is above zero (9 paths in 10 "
+              "end the year further behind), shrinking when it is below zero, stable otherwise.")
+
+
+def trend_cell(forecast: dict[str, Any] | None) -> tuple[str, str]:
+    """``(verdict, tooltip)`` of the lag trend (see :data:`TREND_NOTE`): verdict ``shrinking``, ``stable``,
+    ``widening`` or ``—`` without a forecast or paths; the tooltip gives the slope and its band."""
+    trend = (forecast or {}).get("lag_trend")
+    phrase = _trend_phrase(trend)
+    if not phrase or not isinstance(trend, dict):
+        return "—", "no lag trend: no forecast, or no sample paths to read it from"
+    return str(trend["verdict"]), f"expected lag change over the next 12 months: {phrase}"
+
+
+def catch_up_answer(row: dict[str, Any], forecast: dict[str, Any] | None, today: date) -> tuple[str, str, str]:
+    """``(kind, text, tooltip)`` of a domain's catch-up answer, from its score-gap forecast: ``open-leads``,
+    ``caught-up`` (with the odds closed pulls ahead in 12 months), ``insufficient``, ``overdue`` (the
+    median date passed without the catch-up), ``not-predictable`` (the basis is the base rate: the model
+    showed no skill in the backtest), ``saturated``, else ``forecast``: P(caught up within 12 months) and
+    the median date; ``pending`` while no forecast is stored."""
+    if not forecast:
+        return "pending", "no forecast yet", "the forecast is being computed"
+    status = str(forecast.get("status") or row.get("status") or "")
+    catch = forecast.get("catch_up") or {}
+    if status in ("open_leads", "caught_up"):
+        lost = _float(catch.get("p_lead_lost_within_12"))
+        tip = "" if lost is None else f"P(closed clearly ahead again within 12 months): {_pct(lost)}"
+        return status.replace("_", "-"), "open leads" if status == "open_leads" else "caught up", tip
+    if status == "insufficient_data":
+        return "insufficient", "not enough data", str(forecast.get("reason") or "")
+    p50 = _date(catch.get("p50"))
+    if p50 is not None and p50 < today:
+        return "overdue", f"overdue (median was {_month_label(p50)})", \
+            "the median catch-up date has passed and the data does not show the catch-up"
+    within = catch.get("probability_within") or {}
+    p12 = _float(within.get("12"))
+    if catch.get("basis") == "base_rate":
+        base = "" if p12 is None else f"; the base rate of similar series is {_pct(p12)} within 12 months"
+        return "not-predictable", "not predictable", \
+            "in the backtest the model's catch-up probabilities did not beat the base rate" + base
+    if catch.get("basis") == "saturated":
+        return "saturated", "not asked (saturated)", "the benchmark is near its ceiling: a shrinking gap is no catch-up"
+    median = f"median {_month_label(p50)}" if p50 else f"median beyond {forecast.get('horizon_months') or 36} months"
+    return "forecast", f"{_pct(p12)} within 12 mo · {median}", \
+        "P(open within the tie margin 3 months running) within 12 months, and the median catch-up date"
+
+
+def _data_cell(row: dict[str, Any], today: date, names: dict[str, str]) -> tuple[str, str]:
+    """``(text, tooltip)``: the row's newest data date and its age today; per contributing benchmark
+    its newest data date (``data_age_days`` counts from the row's date)."""
+    as_of = _date(row.get("as_of"))
+    if as_of is None:
+        return "—", "no dated data"
+    age = max((today - as_of).days, 0)
+    per = []
+    for bench, days in sorted((row.get("data_age_days") or {}).items(), key=lambda kv: (kv[1], kv[0])):
+        if isinstance(days, int | float) and not isinstance(days, bool):
+            per.append(f"{names.get(bench, bench)}: {date.fromordinal(as_of.toordinal() - int(days)).isoformat()}")
+    tip = f"newest data {as_of.isoformat()}, {age} days before today" + (
+        "; newest per benchmark: " + "; ".join(per) if per else "")
+    return f"{as_of.isoformat()} ({age} d)", tip
+
+
+def summary_table(rows: Sequence[SummaryRow], today: date, names: dict[str, str] | None = None) -> str:
+    """The dashboard's first table, a row per domain (linking to its ``#domain-<id>`` card): score gap
+    (% of scale) and lag (months) now, lag trend, catch-up answer (:func:`catch_up_answer`), the closed
+    and open leaders on the domain's primary benchmark (named), and the data's date and age; a footnote
+    defines the columns. Style with :data:`SUMMARY_CSS`."""
+    names = names or {}
+    head = ("<thead><tr><th scope='col'>Domain</th><th scope='col' class='num'>Score gap<span class='sub'>% of "
+            "scale</span></th><th scope='col' class='num'>Lag<span class='sub'>months</span></th>"
+            "<th scope='col'>Trend<span class='sub'>lag, next 12 mo</span></th>"
+            "<th scope='col'>Catch-up<span class='sub'>P(in 12 mo) · median</span></th>"
+            "<th scope='col'>Best closed</th><th scope='col'>Best open</th>"
+            "<th scope='col'>Leaders on</th><th scope='col'>Data<span class='sub'>newest (age)</span></th>"
+            "</tr></thead>")
+    body = "".join(_summary_line(r, today, names) for r in rows)
+    note = (f"<p class='footnote'>Score gap: best closed minus best open, in % of each benchmark's scale (the "
+            f"domain's scale-aware aggregate; positive = open behind). Lag: how long closed has been clearly "
+            f"ahead of today's best open model. {escape(TREND_NOTE)} Catch-up: open within the tie margin 3 months "
+            f"running; \"not predictable\" where the model's probabilities did not beat the base rate in the "
+            f"backtest. Leaders: the best closed and open model on the domain's primary benchmark. Hover a cell "
+            f"for details.</p>")
+    return (f"<section class='summary' aria-label='Summary per domain'><div class='scroll'>"
+            f"<table class='summary-table'>{head}<tbody>{body}</tbody></table></div>{note}</section>")
+
+
+def _summary_line(item: SummaryRow, today: date, names: dict[str, str]) -> str:
+    row, fc = item.row, item.forecast
+    domain = str(row.get("domain") or "")
+    gap, lag = _float(row.get("score_gap")), _float(row.get("lag_days"))
+    verdict, trend_tip = trend_cell(fc)
+    kind, answer, answer_tip = catch_up_answer(row, fc, today)
+    data, data_tip = _data_cell(row, today, names)
+    bench = str(row.get("primary_benchmark") or "")
+    bench_name = item.benchmark_name or names.get(bench, bench)
+    decimals = precision(item.benchmark_scale)
+
+    def leader(key: str) -> str:
+        value = row.get(key)
+        if not isinstance(value, dict) or not value.get("model"):
+            return "<td class='muted'>—</td>"
+        score = _float(value.get("score"))
+        shown = "" if score is None else f" <span class='score'>{escape(_fmt_value(score, decimals))}</span>"
+        released = f"released {value['release_date']}" if value.get("release_date") else ""
+        return f"<td class='leader' title={_attr(released)}>{escape(str(value['model']))}{shown}</td>"
+
+    arrow = TREND_ARROW.get(verdict, "")
+    return (f"<tr data-domain={_attr(domain)}><th scope='row'><a href={_attr('#domain-' + domain)}>"
+            f"{escape(str(row.get('name') or domain))}</a></th>"
+            f"<td class='num'>{'—' if gap is None else escape(_fmt_value(gap))}</td>"
+            f"<td class='num'>{'—' if lag is None else escape(_fmt_value(lag / DAYS_PER_MONTH))}</td>"
+            f"<td class={_attr('trend trend-' + verdict)} title={_attr(trend_tip)}>{escape(verdict)}"
+            f"{' ' + arrow if arrow else ''}</td>"
+            f"<td class={_attr('answer answer-' + kind)} title={_attr(answer_tip)}>{escape(answer)}</td>"
+            + leader("closed_leader") + leader("open_leader")
+            + f"<td title={_attr(bench)}>{escape(bench_name) if bench_name else '—'}</td>"
+            f"<td class='data' title={_attr(data_tip)}>{escape(data)}</td></tr>")
+
+
+# ------------------------------------------------------------------------------------------------ track record
+
+TRACK_HORIZON, TRACK_WINDOW = 6, 12  # the dashboard's columns: errors 6 months on, catch-up within 12 months
+SOURCE_TEXT = {"backtest": "backtest", "live": "live"}
+
+
+def _error_at(summary: dict[str, Any], metric: str, horizon: int) -> dict[str, Any] | None:
+    return next((e for e in summary.get("errors") or [] if e.get("metric") == metric
+                 and e.get("horizon_months") == horizon), None)
+
+
+def _brier_at(summary: dict[str, Any], window: int) -> dict[str, Any] | None:
+    """The catch-up score within `window` months, else within the longest shorter window that has one
+    (young records resolve the short windows first)."""
+    scores = [c for c in summary.get("catch_up") or [] if isinstance(c.get("within_months"), int)
+              and c["within_months"] <= window]
+    return max(scores, key=lambda c: c["within_months"], default=None)
+
+
+def _track_cells(summary: dict[str, Any] | None) -> str:
+    """The figure cells of one track-record line: score-gap MAE at 6 months vs "no change", 80% coverage,
+    catch-up Brier within 12 months vs the base rate; "not resolved yet" where nothing is resolved."""
+    err = _error_at(summary or {}, "score_gap", TRACK_HORIZON)
+    brier = _brier_at(summary or {}, TRACK_WINDOW)
+    if err is None:
+        cells = "<td class='num muted' colspan='3'>not resolved yet</td>"
+    else:
+        mae, base = _float(err.get("mae")), _float(err.get("mae_no_change"))
+        better = mae is not None and base is not None and mae < base
+        cells = (f"<td class={_attr('num ' + ('better' if better else 'worse'))}>{_opt(mae)}</td>"
+                 f"<td class='num'>{_opt(base)}</td>"
+                 f"<td class='num'>{_pct(_float(err.get('coverage_80')))}"
+                 f"<span class='sub'>n={err.get('n')}</span></td>")
+    if brier is None:
+        return cells + "<td class='num muted' colspan='2'>not resolved yet</td>"
+    b, b0 = _float(brier.get("brier")), _float(brier.get("brier_base_rate"))
+    return cells + (f"<td class='num'>{_brier_text(b)}<span class='sub'>within {brier.get('within_months')} mo, "
+                    f"n={brier.get('n')}</span></td>"
+                    f"<td class='num'>{_brier_text(b0)}</td>")
+
+
+def _brier_text(v: float | None) -> str:
+    return "—" if v is None else f"{v:.4f}"  # the API's rounding: good Brier scores are small
+
+
+def _opt(v: float | None, decimals: int = 1) -> str:
+    return "—" if v is None else escape(_fmt_value(v, decimals))
+
+
+def track_record_table(scored: dict[str, dict[str, Any]], domains: Sequence[tuple[str, str]],
+                       counts: dict[str, dict[str, int]]) -> str:
+    """The dashboard's track-record section: per domain (``(id, name)`` in page order) and pooled, one line
+    per source (``backtest``, ``live``) that has entries. `scored` maps a source to
+    :func:`forecasts.track_record.score`'s answer on that source's entries; `counts` maps a source to
+    entries per domain. Figures: the score-gap forecast's MAE 6 months on against "no change" (the state it
+    started from), its 80% band's coverage, and the Brier score of P(caught up within 12 months) against
+    the base rate. Style with :data:`SUMMARY_CSS`."""
+    head = ("<thead><tr><th scope='col'>Domain</th><th scope='col'>Source</th><th scope='col' class='num'>"
+            "Forecasts</th><th scope='col' class='num'>Gap error<span class='sub'>MAE at 6 mo, % of scale</span>"
+            "</th><th scope='col' class='num'>No change<span class='sub'>MAE at 6 mo</span></th>"
+            "<th scope='col' class='num'>80% band<span class='sub'>coverage at 6 mo</span></th>"
+            "<th scope='col' class='num'>Catch-up Brier<span class='sub'>within 12 mo (or less)</span></th>"
+            "<th scope='col' class='num'>Base rate<span class='sub'>Brier</span></th></tr></thead>")
+    lines = []
+    for domain, name in [*domains, ("", "All domains (pooled)")]:
+        sources = [(source, n) for source in ("backtest", "live") if source in scored
+                   and (n := sum(counts.get(source, {}).values()) if not domain
+                        else counts.get(source, {}).get(domain, 0))]
+        label = (f"<a href={_attr('#domain-' + domain)}>{escape(name)}</a>" if domain else escape(name))
+        for i, (source, n) in enumerate(sources):
+            summary = scored[source]["pooled"] if not domain else scored[source]["domains"].get(domain)
+            head_cell = f"<th scope='row' rowspan='{len(sources)}'>{label}</th>" if i == 0 else ""
+            lines.append(f"<tr data-domain={_attr(domain or 'pooled')} data-source={_attr(source)}>{head_cell}"
+                         f"<td><span class={_attr('source source-' + source)}>{SOURCE_TEXT[source]}</span></td>"
+                         f"<td class='num'>{n}</td>{_track_cells(summary)}</tr>")
+    body = "".join(lines) or "<tr><td colspan='8' class='muted'>No forecasts archived yet.</td></tr>"
+    note = ("<p class='footnote'>How gapcast's past domain forecasts did against what happened since, on the "
+            "series as it stands now. <strong>backtest</strong>: what the engine would have published at past "
+            "cut-offs from the data known then; <strong>live</strong>: forecasts this service published, scored "
+            "as their horizons pass. A forecast beats \"no change\" when its error is the smaller; a calibrated "
+            "80% band covers about 80%; a Brier score below the base rate's means the probabilities carry "
+            "information. Every forecast behind these figures: <a href='/v1/track-record'>/v1/track-record</a>."
+            "</p>")
+    return (f"<section class='summary track-record' id='track-record' aria-label='Track record'>"
+            f"<h2>Track record</h2><div class='scroll'><table class='track-record-table'>{head}<tbody>{body}"
+            f"</tbody></table></div>{note}</section>")

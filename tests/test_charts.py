@@ -10,7 +10,22 @@ from typing import Any
 
 import pytest
 
-from service.charts import catch_up_chart, domain_card, frontier_chart, gap_chart
+from service.charts import (
+    SummaryRow,
+    catch_up_answer,
+    catch_up_chart,
+    domain_card,
+    frontier_chart,
+    gap_chart,
+    gap_title,
+    leader_text,
+    margin_text,
+    precision,
+    shorten,
+    summary_table,
+    track_record_table,
+    trend_cell,
+)
 
 NS = "{http://www.w3.org/2000/svg}"
 
@@ -334,7 +349,7 @@ def test_domain_card_structure() -> None:
     text = text_of(root)
     assert "Coding" in text and "Open behind" in text
     assert "8.2% of scale" in text and "126 days (4.1 months)" in text
-    assert "gpt-5.6-sol (78.3 on aa-coding-index)" in text
+    assert "Best closedgpt-5.6-sol (78.3)" in text and "Leaders onGPQA Diamond" in text
     verdict = next(e for e in root.iter("p") if e.get("class") == "verdict")
     assert text_of(verdict).startswith("The lag is stable (\u221212 days/year")
 
@@ -347,3 +362,190 @@ def test_domain_card_with_nothing_and_hostile_names() -> None:
     assert root.get("data-domain") == 'x"><script>'
     assert "No forecast yet." in text_of(root)
     assert len(list(root.iter(f"{NS}svg"))) == 3
+
+
+# ------------------------------------------------------------------------------------------------ issue 14: readable
+
+
+def test_gap_titles_name_the_metric_and_unit_in_words() -> None:
+    assert gap_title("Coding") == "Coding: score gap (% of scale)"
+    assert gap_title("Coding", "lag_days", "days") == "Coding: lag (days)"
+    card = domain_card(ROW, domain_points(), forecast(), bench_points(), "GPQA Diamond (Epoch)")
+    root = ET.fromstring(card)
+    titles = {c.get("data-chart"): " ".join(text_of(t) for t in by_class(c, "title")) for c in root.iter(f"{NS}svg")}
+    assert titles["gap"] == "Coding: score gap (% of scale)"
+    assert titles["frontier"] == "GPQA Diamond (Epoch): best closed vs open"
+    assert "score_gap" not in card
+
+
+def test_long_titles_wrap_at_words_instead_of_being_cut() -> None:
+    title = "Out-of-distribution reasoning: score gap (% of scale)"
+    root = parse(gap_chart(domain_points(), forecast(), title=title, unit="% of scale"))
+    lines = [text_of(t) for t in by_class(root, "title")]
+    assert len(lines) == 2 and " ".join(lines) == title and not any("…" in x for x in lines)
+    assert all(len(x) * 14 * 0.6 <= 420 - 24 for x in lines)
+    # what follows the title moves down with it: the legend starts below the second line
+    legend_y = min(float(t.get("y") or 0) for g in by_class(root, "legend-item") for t in g.iter(f"{NS}text"))
+    assert legend_y > max(float(t.get("y") or 0) for t in by_class(root, "title")) + 10
+
+
+def test_gap_axis_is_bounded_to_the_data_and_the_interval() -> None:
+    pts = domain_points()
+    data_hi = max(p["score_gap"] for p in pts)
+    fc = forecast()
+    fc["trajectory"] = [{**t, "yhat": 8.0, "lower": 4.0 - i * 0.1, "upper": 14.0 + i * 0.2}
+                        for i, t in enumerate(fc["trajectory"])]
+    band_lo, band_hi = min(t["lower"] for t in fc["trajectory"]), max(t["upper"] for t in fc["trajectory"])
+    ticks = [float(text_of(t).replace("\u2212", "-")) for t in by_class(by_class(parse(
+        gap_chart(pts, fc, title="t", unit="% of scale")), "axis-y")[0], "tick", "text")]
+    lo, hi = min(ticks), max(ticks)
+    assert lo <= min(0.0, band_lo) and hi >= max(data_hi, band_hi)  # everything shown is on the axis
+    assert lo >= -10 and hi <= 50, ticks  # and the axis is no wider than a tick step past it
+
+
+def test_an_interval_beyond_the_possible_does_not_stretch_the_gap_axis() -> None:
+    fc = forecast()
+    fc["trajectory"] = [{**t, "lower": -180.0, "upper": 250.0} for t in fc["trajectory"]]
+    ticks = [float(text_of(t).replace("\u2212", "-")) for t in by_class(by_class(parse(
+        gap_chart(domain_points(), fc, title="t", unit="% of scale")), "axis-y")[0], "tick", "text")]
+    assert min(ticks) >= -100 and max(ticks) <= 100, ticks  # a gap in % of scale lies in [-100, 100]
+    lag = forecast()
+    lag["trajectory"] = [{**t, "yhat": 100.0, "lower": -300.0, "upper": 400.0} for t in lag["trajectory"]]
+    ticks = [float(text_of(t).replace("\u2212", "-").replace(",", "")) for t in by_class(by_class(parse(
+        gap_chart(domain_points(), lag, title="t", unit="days", metric="lag_days")), "axis-y")[0], "tick", "text")]
+    assert min(ticks) == 0 and max(ticks) >= 400, ticks  # a lag is never negative
+
+
+@pytest.mark.parametrize(("margin", "unit", "scale", "text"), [
+    (1.3125, "%", 100.0, "±1.3%"),
+    (1.0, "index", 100.0, "±1.0 index"),
+    (12.6, "Elo", 400.0, "±13 Elo"),
+    (0.04, "%", 100.0, "±0.04%"),  # finer than the precision: one significant digit, not "±0.0"
+    (0.0131, "", 1.0, "±0.013"),
+    (2.25, "points", None, "±2.2 points"),
+    (None, "%", 100.0, "—"),
+])
+def test_tie_margins_are_rounded_to_the_benchmarks_precision(margin: float | None, unit: str, scale: float | None,
+                                                             text: str) -> None:
+    assert margin_text(margin, unit, scale) == text
+
+
+def test_precision_follows_the_benchmarks_scale() -> None:
+    assert [precision(s) for s in (100.0, 400.0, 1.0, 10.0, None, 0.0)] == [1, 0, 3, 2, 1, 1]
+
+
+def test_card_shows_the_primary_benchmarks_margin_rounded() -> None:
+    card = domain_card(ROW, domain_points(), forecast(), bench_points(), "AA Coding Index", primary_unit="index",
+                       primary_scale=100.0, primary_margin=1.3125)
+    text = text_of(ET.fromstring(card))
+    assert "Tie margin±1.3 index" in text and "1.3125" not in text
+
+
+@pytest.mark.parametrize(("name", "px", "short"), [
+    ("claude-opus-4.6-fast-thinking", 150, "claude-opus-4.6…"),
+    ("gpt-5", 150, "gpt-5"),
+    ("DeepSeek R1 0528 (May '25)", 120, "DeepSeek R1…"),
+    ("qwen3_235b_a22b_thinking", 130, "qwen3_235b_a22b…"),
+    ("supercalifragilisticexpialidocious", 100, "supercalifra…"),  # one word longer than the room: cut inside it
+])
+def test_names_are_shortened_at_word_boundaries(name: str, px: float, short: str) -> None:
+    assert shorten(name, px) == short
+    assert len(short) * 12 * 0.6 <= px
+
+
+def test_leader_labels_keep_the_full_name_in_a_tooltip() -> None:
+    long = "claude-opus-4.6-fast-thinking-high-effort-preview"
+    root = parse(frontier_chart(bench_points(closed_name=long), title="t", unit="%"))
+    label = next(t for t in by_class(root, "leader-closed", "text"))
+    assert text_of(label) == "claude-opus-4.6-fast… 101.0"  # cut after a whole word, not inside one
+    tooltips = [text_of(t) for t in root.iter(f"{NS}title")]
+    assert f"{long} 101.0" in tooltips
+
+
+def test_frontier_scores_use_the_benchmarks_precision() -> None:
+    pts = bench_points()
+    pts[-1]["closed_leader"]["score"] = 1503.6
+    pts[-1]["open_leader"]["score"] = 1470.2
+    root = parse(frontier_chart(pts, title="t", unit="Elo", scale=400.0))
+    labels = [text_of(t) for t in by_class(root, "leader-label", "text")]
+    assert any(x.endswith("1,504") for x in labels) and any(x.endswith("1,470") for x in labels), labels
+    assert leader_text({"model": "m", "score": 1503.6, "benchmark": "b"}, "b", "Arena", 400.0) == "m (1,504 on Arena)"
+
+
+def test_catch_up_notes_wrap_whole_instead_of_being_cut() -> None:
+    fc = forecast(basis="base_rate")
+    fc["lag_trend"] = {"slope_days_per_year": 12345.0, "lower": -23456.0, "upper": 34567.0, "verdict": "stable"}
+    root = parse(catch_up_chart(fc, title="Out-of-distribution reasoning: when does open catch up?"))
+    notes = [text_of(t) for t in by_class(root, "note")]
+    assert not any("…" in n for n in notes)
+    assert "+34567" in " ".join(notes).replace("\u2212", "-")
+    height = float(root.get("height") or 0)
+    assert all(float(t.get("y") or 0) < height for t in by_class(root, "note"))
+
+
+# ------------------------------------------------------------------------------------------------ summary table
+
+
+TODAY = date(2026, 11, 28)
+
+
+def test_catch_up_answers() -> None:
+    row: dict[str, Any] = {"status": "open_behind"}
+    assert catch_up_answer(row, None, TODAY)[:2] == ("pending", "no forecast yet")
+    assert catch_up_answer(row, forecast(p50="2027-08-31"), TODAY)[:2] == \
+        ("forecast", "21% within 12 mo · median Aug 2027")
+    assert catch_up_answer(row, forecast(p50=None), TODAY)[1] == "21% within 12 mo · median beyond 36 months"
+    assert catch_up_answer(row, forecast(basis="base_rate"), TODAY)[:2] == ("not-predictable", "not predictable")
+    assert catch_up_answer(row, forecast(p50="2026-09-30"), TODAY)[:2] == \
+        ("overdue", "overdue (median was Sep 2026)")
+    assert catch_up_answer(row, forecast("open_leads", p_lead_lost_within_12=0.4), TODAY) == \
+        ("open-leads", "open leads", "P(closed clearly ahead again within 12 months): 40%")
+    assert catch_up_answer(row, forecast("caught_up"), TODAY)[:2] == ("caught-up", "caught up")
+    assert catch_up_answer(row, no_forecast("insufficient_data"), TODAY)[:2] == ("insufficient", "not enough data")
+
+
+def test_trend_cell_reads_the_forecasts_lag_trend() -> None:
+    verdict, tip = trend_cell(forecast())
+    assert verdict == "stable" and "\u221212 days/year" in tip and "next 12 months" in tip
+    fc = forecast()
+    fc["lag_trend"] = {"slope_days_per_year": -90.0, "lower": -150.0, "upper": -20.0, "verdict": "shrinking"}
+    assert trend_cell(fc)[0] == "shrinking"
+    assert trend_cell(None)[0] == "—" and trend_cell(no_forecast("insufficient_data"))[0] == "—"
+
+
+def test_summary_table_has_a_row_per_domain_linking_to_its_card() -> None:
+    rows = [SummaryRow({**ROW, "primary_benchmark": "aa-coding-index",
+                        "data_age_days": {"aa-coding-index": 0, "arena-webdev": 81}}, forecast(p50="2027-08-31"),
+                       "AA Coding Index", 100.0),
+            SummaryRow({"domain": "math", "name": "Math <&>", "status": "no_data"}, None)]
+    html = summary_table(rows, TODAY, {"arena-webdev": "WebDev Arena"})
+    root = ET.fromstring(html)
+    body = [tr for tr in root.iter("tr") if tr.get("data-domain")]
+    assert [tr.get("data-domain") for tr in body] == ["coding", "math"]
+    assert [a.get("href") for tr in body for a in tr.iter("a")] == ["#domain-coding", "#domain-math"]
+    cells = ["".join(c.itertext()) for c in body[0]]
+    assert cells == ["Coding", "8.2", "4.1", "stable →", "21% within 12 mo · median Aug 2027", "gpt-5.6-sol 78.3",
+                     "glm-5.2 68.8", "AA Coding Index", "2026-06-30 (151 d)"]
+    data_tip = body[0][-1].get("title") or ""
+    assert "WebDev Arena: 2026-04-10" in data_tip and "aa-coding-index: 2026-06-30" in data_tip
+    assert ["".join(c.itertext()) for c in body[1]][1:6] == ["—", "—", "—", "no forecast yet", "—"]
+    assert "Math <&>" in "".join(body[1][0].itertext())
+    assert "widening when the whole band is above zero" in "".join(root.itertext())
+
+
+def test_track_record_table_labels_backtest_and_live() -> None:
+    summary = {"errors": [{"metric": "score_gap", "horizon_months": 6, "mae": 4.83, "mae_no_change": 3.34,
+                           "coverage_80": 1.0, "n": 9}],
+               "catch_up": [{"within_months": 6, "brier": 0.0005, "brier_base_rate": 0.0, "base_rate": 0.0, "n": 9},
+                            {"within_months": 12, "brier": 0.0912, "brier_base_rate": 0.1, "base_rate": 0.1, "n": 4}]}
+    scored = {"backtest": {"pooled": summary, "domains": {"coding": summary}},
+              "live": {"pooled": {"errors": [], "catch_up": []}, "domains": {"coding": {"errors": [], "catch_up": []}}}}
+    html = track_record_table(scored, [("coding", "Coding")], {"backtest": {"coding": 12}, "live": {"coding": 1}})
+    root = ET.fromstring(html)
+    rows = [tr for tr in root.iter("tr") if tr.get("data-source")]
+    assert [(tr.get("data-domain"), tr.get("data-source")) for tr in rows] == \
+        [("coding", "backtest"), ("coding", "live"), ("pooled", "backtest"), ("pooled", "live")]
+    first = ["".join(c.itertext()) for c in rows[0]]
+    assert first == ["Coding", "backtest", "12", "4.8", "3.3", "100%n=9", "0.0912within 12 mo, n=4", "0.1000"]
+    assert "not resolved yet" in "".join(rows[1].itertext())
+    assert track_record_table({}, [("coding", "Coding")], {}).count("No forecasts archived yet") == 1

@@ -8,11 +8,11 @@ from typing import Any
 
 from flask import Response, current_app
 
-from forecasts import keys
+from forecasts import keys, track_record
 from forecasts.freshness import generation_freshness, overdue
-from service.charts import CARD_CSS, domain_card
+from service.charts import CARD_CSS, SUMMARY_CSS, SummaryRow, domain_card, summary_table, track_record_table
 from service.credit import footer_html
-from service.forecast_docs import data_freshness, forecast_entry, today
+from service.forecast_docs import data_freshness, forecast_entry, headline, today
 from service.http import current, etag_matches, not_modified, raw_response, store
 from service.views.domains import domain_rows
 from service.views.params import Blueprint, NoQuery
@@ -35,7 +35,7 @@ footer.credit { color: #444; font-size: 13px; margin: 24px 0 8px; overflow-wrap:
 def _page(title: str, body: str, tag: str | None = None) -> Response:
     html = (f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
             f"<meta name='viewport' content='width=device-width, initial-scale=1'><title>{escape(title)}</title>"
-            f"<style>{PAGE_CSS}{CARD_CSS}</style></head><body><main>{body}{footer_html()}</main></body></html>")
+            f"<style>{PAGE_CSS}{SUMMARY_CSS}{CARD_CSS}</style></head><body><main>{body}{footer_html()}</main></body></html>")
     if tag is None:
         return Response(html, mimetype="text/html")
     return raw_response(html, tag, mimetype="text/html")
@@ -43,36 +43,76 @@ def _page(title: str, body: str, tag: str | None = None) -> Response:
 
 @bp.route("/")
 @bp.arguments(NoQuery(), location="query", error_status_code=400)
-@bp.response(200, description="The dashboard: per domain, frontiers, gap with forecast fan, catch-up odds.",
+@bp.response(200, description="The dashboard: a summary table (per domain: score gap and lag now, lag trend, "
+                              "catch-up answer, leaders on the primary benchmark, data age), then per domain "
+                              "the frontiers, the gap with its forecast fan and the catch-up odds, then the "
+                              "forecast track record.",
              content_type="text/html")
 def dashboard(_query: dict[str, Any]) -> Response:
-    """Per domain: closed and open frontier lines, the gap with its forecast, the catch-up distribution."""
+    """The summary table first (a row per domain, linking to its card), the domain cards, the track record."""
     gen, tag = current()
     if etag_matches(tag):
         return not_modified(tag)
-    cards = [_card(gen, row) for row in domain_rows(gen)]
+    rows = domain_rows(gen)
+    benches = {b["benchmark"]: b for b in store().read_json(keys.gen_benchmark_summary(gen)) or []}
+    series = {row["domain"]: store().read_json(keys.gen_domain_series(gen, row["domain"])) or [] for row in rows}
+    forecasts = {row["domain"]: _forecast(row["domain"]) for row in rows}
+    names = {b: str(v.get("name") or b) for b, v in benches.items()}
+    summary = [SummaryRow({**row, **headline(forecasts[row["domain"]][0], updating=forecasts[row["domain"]][1])},
+                          forecasts[row["domain"]][0], names.get(row.get("primary_benchmark") or "", ""),
+                          _scale(benches.get(row.get("primary_benchmark") or "")))
+               for row in rows]
+    cards = [_card(gen, row, series[row["domain"]], *forecasts[row["domain"]], benches) for row in rows]
     fresh = data_freshness(gen)
     body = (f"<h1>gapcast: how far behind are open-weight models?</h1>"
             f"<p class='lede'>Per capability, the best closed vs the best open model, {_age_text(fresh)} "
-            f"(generation {escape(gen)}). Forecasts are 80% intervals. <a href='/docs'>API</a></p>"
-            + _stale_banner(gen, fresh) + "".join(cards))
+            f"(generation {escape(gen)}). Forecasts are 80% intervals. <a href='#track-record'>Track record</a> · "
+            f"<a href='/docs'>API</a></p>"
+            + _stale_banner(gen, fresh) + summary_table(summary, today(), names) + "".join(cards)
+            + _track_record(gen, rows, series))
     return _page("gapcast dashboard", body, tag)
 
 
-def _card(gen: str, row: dict[str, Any]) -> str:
-    s = store()
-    series = s.read_json(keys.gen_domain_series(gen, row["domain"])) or []
+def _forecast(domain: str) -> tuple[dict[str, Any] | None, bool]:
+    """The domain's stored score-gap forecast (None while pending) and whether it is being recomputed."""
+    raw, updating = forecast_entry("domain", domain, "score_gap")
+    return (json.loads(raw)["forecast"] if raw else None), updating
+
+
+def _scale(bench: dict[str, Any] | None) -> float | None:
+    scale = (bench or {}).get("scale")
+    return float(scale) if isinstance(scale, int | float) and not isinstance(scale, bool) else None
+
+
+def _card(gen: str, row: dict[str, Any], series: list[dict[str, Any]], forecast: dict[str, Any] | None,
+          updating: bool, benches: dict[str, dict[str, Any]]) -> str:
     primary = row.get("primary_benchmark")
-    primary_points = s.read_json(keys.gen_benchmark_series(gen, primary)) or [] if primary else []
-    unit = "score"
-    if primary:
-        for b in s.read_json(keys.gen_benchmark_summary(gen)) or []:
-            if b["benchmark"] == primary:
-                unit = b["unit"]
-    raw, updating = forecast_entry("domain", row["domain"], "score_gap")
-    forecast = json.loads(raw)["forecast"] if raw else None
-    card = domain_card(row, series, forecast, primary_points, primary or "no benchmark", primary_unit=unit)
+    primary_points = store().read_json(keys.gen_benchmark_series(gen, primary)) or [] if primary else []
+    bench = benches.get(primary or "") or {}
+    margin = bench.get("tie_margin")
+    card = domain_card(row, series, forecast, primary_points, str(bench.get("name") or primary or "no benchmark"),
+                       primary_unit=str(bench.get("unit") or "score"), primary_scale=_scale(bench),
+                       primary_margin=float(margin) if isinstance(margin, int | float) else None)
     return _with_notes(card, _forecast_notes(forecast, updating))
+
+
+def _track_record(gen: str, rows: list[dict[str, Any]], series: dict[str, list[dict[str, Any]]]) -> str:
+    """The track-record section, read through forecasts.track_record as `GET /v1/track-record` does: the
+    backtest and the live entries scored apart, so each figure is labelled with where it comes from."""
+    r = store().r
+    domains = [row["domain"] for row in rows]
+    by_source = {"backtest": [e for e in track_record.read_backtest(r) if e.domain in series],
+                 "live": track_record.read_archive(r, domains)}
+    scored, counts = {}, {}
+    for source, entries in by_source.items():
+        if not entries:
+            continue
+        ordered = sorted(entries, key=lambda e: (e.made, e.domain, e.metric))
+        scored[source] = track_record.score(ordered, series)
+        # forecasts per domain: one per date (both metrics of a date are one published forecast)
+        counts[source] = {d: len({e.made for e in entries if e.domain == d}) for d in domains}
+    return track_record_table(scored, [(row["domain"], str(row.get("name") or row["domain"])) for row in rows],
+                              counts)
 
 
 def _age_text(fresh: dict[str, Any]) -> str:
