@@ -13,7 +13,7 @@ from forecasts import keys, track_record
 from forecasts.freshness import overdue
 from forecasts.views import Filters
 from service import who_leads
-from service.charts import gap_chart
+from service.charts import gap_chart, gap_title
 from service.errors import BadRequest, NotFound, error_response
 from service.forecast_docs import (
     data_freshness,
@@ -243,8 +243,9 @@ def domain_chart(domain_id: str, metric: str) -> Response:
     if etag_matches(tag):
         return not_modified(tag)
     points = store().read_json(keys.gen_domain_series(gen, domain_id)) or []
-    svg = gap_chart(points, forecast_dict("domain", domain_id, metric), title=f"{row['name']}: {metric}",
-                    unit=_unit(metric, row["unit"]), metric=metric)
+    unit = _unit(metric, row["unit"])
+    svg = gap_chart(points, forecast_dict("domain", domain_id, metric), title=gap_title(row["name"], metric, unit),
+                    unit=unit, metric=metric)
     return raw_response(svg, tag, mimetype="image/svg+xml")
 
 
