@@ -214,7 +214,6 @@ class BenchmarkGaps:
             self.data_end = max(self.data_end or self.ratings.last_snapshot, self.ratings.last_snapshot)
             self.entry_dates = sorted([*self.entry_dates, *self.ratings.snapshots])  # a new board is new data
 
-
     def start(self) -> date | None:
         """The first date both classes have a score, else None."""
         c, o = self.closed.first_date(), self.open.first_date()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
 from forecasts.domains import (
+    FRESH_DAYS,
     DomainConfigError,
     domain_at,
     domain_series,
