@@ -231,6 +231,59 @@ def models(app: App, access: str | None, country: str | None, as_json: bool) -> 
 
 
 @cli.command()
+@click.option("--domain", required=True, help="Domain id (gapcast gaps lists them).")
+@click.option("--max-gap", default=5.0, show_default=True, type=click.FloatRange(0, 100),
+              help="Largest gap to the closed leader, in % of the benchmark's scale (a 0-100 benchmark's points).")
+@click.option("--benchmark", help="One of the domain's benchmarks (default: its primary benchmark).")
+@click.option("--json", "as_json", is_flag=True, help="Print the answer of GET /v1/swap as JSON.")
+@pass_app
+def swap(app: App, domain: str, max_gap: float, benchmark: str | None, as_json: bool) -> None:
+    """The swap question: open models within MAX_GAP of the closed leader on the domain's primary benchmark,
+    cheapest first, with their Artificial Analysis price (USD per million tokens: blended 3:1, input, output)
+    and output speed (tokens/s) against the closed leader's, each with its date."""
+    from forecasts.compute import benchmark_gaps
+    from forecasts.views import swap as swap_answer
+
+    with _errors(), app.store() as store:
+        gen = store.require_generation()
+        row = next((r for r in store.read_json(keys.gen_summary(gen)) or [] if r["domain"] == domain), None)
+        if row is None:
+            raise click.ClickException(f"no domain {domain!r}; domains: {', '.join(app.domains)}")
+        chosen = benchmark or row.get("primary_benchmark")
+        if benchmark is not None and benchmark not in (row.get("configured_benchmarks") or []):
+            raise click.ClickException(f"--benchmark {benchmark!r} is not one of {domain!r}'s benchmarks: "
+                                       f"{', '.join(row.get('configured_benchmarks') or [])}")
+        if not chosen:
+            raise click.ClickException(f"domain {domain!r} has no data yet")
+        data = store.read_dataset(gen)
+    answer = swap_answer(data, benchmark_gaps(data, {chosen})[chosen], max_gap)
+    if as_json:
+        click.echo(json.dumps({"domain": domain, **answer}, indent=2))
+        return
+    click.echo(render_swap(domain, answer))
+
+
+def render_swap(domain: str, answer: dict[str, Any]) -> str:
+    """The swap answer as a table: the closed leader, then the candidates (cheapest first), then the verdict."""
+    head = (f"{domain}: open models within {answer['max_gap']:g} ({answer['gap_unit']}) of the closed leader on "
+            f"{answer['benchmark']} (as of {answer['as_of'] or '-'}); prices USD per million tokens")
+    cols = (f"{'model':<34} {'cc':<3} {'score':>8} {'gap':>6} {'blended':>8} {'input':>7} {'output':>7} "
+            f"{'tok/s':>6}  price as of")
+    lines = [head, cols]
+    for label, r in [("closed", answer["closed_leader"]), *(("open", c) for c in answer["candidates"])]:
+        if r is None:
+            continue
+        lines.append(f"{(r['model'] + (' *' if label == 'closed' else ''))[:34]:<34} {r['country'] or '-':<3} "
+                     f"{_num(r['score']):>8} {_num(r['gap']):>6} {_num(r['price_blended'], 3):>8} "
+                     f"{_num(r['price_input'], 3):>7} {_num(r['price_output'], 3):>7} "
+                     f"{_num(r['output_tokens_per_second'], 0):>6}  {r['offer_as_of'] or '-'}")
+    lines.append("* the closed leader" + ("" if answer["candidates"] else "; no open model is within the gap"))
+    if answer["cheapest"]:
+        lines.append(answer["cheapest"]["sentence"])
+    return "\n".join(lines)
+
+
+@cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="gunicorn workers.")
