@@ -24,6 +24,12 @@ Contract, beyond `jobs.sources.base`:
   becomes a `SourceRecord`; null means "not evaluated" and is skipped; a non-number or a value outside the
   catalogue's `min`..`max` is rejected (`invalid_score`). Uncatalogued evaluation keys are listed in
   `Pull.info["unknown_keys"]` (the `*_is_estimated` flags are not evaluations and are ignored).
+* **Prices and speed.** `parse_offers(body, day)` reads each model's `pricing` (USD per million tokens:
+  `price_1m_blended_3_to_1`, `price_1m_input_tokens`, `price_1m_output_tokens`; the blend computed 3:1 when
+  null) and output speed (API: `median_output_tokens_per_second`; web payload: `speed.output_tokens_per_second`)
+  into `forecasts.model.Offer`s keyed by model name, dated by the web payload's `meta.fetched_at` or else
+  `day`. A negative, non-finite or non-numeric figure is left out (counted in `invalid_figures`). `pull`
+  reports `priced_models` in `Pull.info`; the payload kept with the pull is what `parse_offers` reads.
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 from forecasts.canonical import load_json
-from forecasts.model import Exclusion
+from forecasts.model import Exclusion, Offer, blended_price
 from jobs.http import Http, PullFailed
 from jobs.sources.base import Pull, SourceRecord
 from jobs.sources.catalog import entries
@@ -175,6 +181,8 @@ class ArtificialAnalysis:
             return Pull(self.id, not_modified=True, validators=resp.validators() or dict(validators), info=info)
         records, rejected, parse_info = parse(resp.body)
         info.update(parse_info)
+        offers, invalid = parse_offers(resp.body, self.budget._now().date().isoformat())
+        info.update({"priced_models": len(offers), "invalid_figures": invalid})
         return Pull(self.id, records=records, rejected=rejected, payload=resp.body,
                     validators=resp.validators(), info=info)
 
@@ -279,6 +287,50 @@ def parse(body: bytes) -> tuple[list[SourceRecord], list[Exclusion], dict[str, A
     info = {"shape": shape, "models": len(models), "unknown_keys": sorted(unknown),
             "malformed_entries": len(models) - len(wellformed)}
     return records, rejected, info
+
+
+def parse_offers(body: bytes, day: str) -> tuple[dict[str, Offer], int]:
+    """({model name: Offer}, number of figures left out) from an API v2 or web-payload body (see the module
+    docstring); a model with neither a price nor a speed has no offer. `day` (YYYY-MM-DD) dates the figures
+    unless the payload says when it was fetched. Raises PullFailed("bad_format") like `parse`."""
+    try:
+        doc = load_json(body)
+    except (UnicodeDecodeError, ValueError):
+        raise PullFailed("bad_format", "the response is not JSON, not the Artificial Analysis model list") from None
+    models = doc.get("data") if isinstance(doc, dict) else None
+    models = models if isinstance(models, list) else doc.get("models") if isinstance(doc, dict) else None
+    if not isinstance(models, list):
+        raise PullFailed("bad_format", "expected a JSON object with a `data` (API) or `models` (web) list")
+    meta = doc.get("meta") if isinstance(doc.get("meta"), dict) else {}
+    fetched = _release_date(str(meta.get("fetched_at") or "")[:10]) or day
+    offers: dict[str, Offer] = {}
+    invalid = 0
+    for m in models:
+        if not _wellformed(m):
+            continue
+        pricing = m.get("pricing") if isinstance(m.get("pricing"), dict) else {}
+        speed = m.get("speed") if isinstance(m.get("speed"), dict) else {}
+        raw = {"price_blended": pricing.get("price_1m_blended_3_to_1"),
+               "price_input": pricing.get("price_1m_input_tokens"),
+               "price_output": pricing.get("price_1m_output_tokens"),
+               "output_tokens_per_second": m.get("median_output_tokens_per_second",
+                                                 speed.get("output_tokens_per_second"))}
+        figures: dict[str, float | None] = {}
+        for name, value in raw.items():
+            x = _finite(value)
+            if value is not None and (x is None or x < 0):
+                invalid += 1
+                x = None
+            figures[name] = x
+        tps = figures["output_tokens_per_second"]
+        figures["output_tokens_per_second"] = round(tps, 1) if tps else None  # 0 tokens/s: "not measured"
+        if figures["price_blended"] is None:
+            figures["price_blended"] = blended_price(figures["price_input"], figures["price_output"])
+        if all(v is None for v in figures.values()):
+            continue
+        name = " ".join(m["name"].split())
+        offers[name] = Offer(**figures, as_of=fetched, source=f"aa:{m.get('slug') or m.get('id') or name}")
+    return offers, invalid
 
 
 def _wellformed(m: Any) -> bool:
