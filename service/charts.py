@@ -948,13 +948,17 @@ def _verdict(forecast: dict[str, Any] | None) -> str:
 SUMMARY_CSS = """
 .summary{margin:0 0 20px}
 .summary .scroll{overflow-x:auto;max-width:100%;background:#fff;border:1px solid #d9d9d9;border-radius:8px}
-.summary table{border-collapse:collapse;width:100%;min-width:980px;font-size:14px;line-height:1.35}
+.summary table{border-collapse:separate;border-spacing:0;width:100%;font-size:14px;line-height:1.35}
 .summary th,.summary td{padding:6px 9px;text-align:left;vertical-align:top;border-bottom:1px solid #eee;
   overflow-wrap:break-word}
 .summary thead th{font-size:12px;color:#555;font-weight:600;background:#fafafa;border-bottom:1px solid #ddd;
   white-space:nowrap}
 .summary .num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .summary tbody th,.summary td.data,.summary td.trend,.summary td.leader,.summary .score{white-space:nowrap}
+.summary td.answer{min-width:9em}.summary td.bench{min-width:12em}
+.summary tbody th,.summary thead th:first-child{position:sticky;left:0;background:#fff;z-index:1}
+.summary thead th:first-child{background:#fafafa}
+@media (max-width:700px){.summary tbody th{white-space:normal;min-width:6em;max-width:8em}}
 .summary tbody th a{font-weight:600;color:#0b4f8a}
 .summary .trend-shrinking{color:#00553d}.summary .trend-widening{color:#8a3300}
 .summary .answer-forecast,.summary .answer-open-leads,.summary .answer-caught-up{font-weight:600}
@@ -1095,7 +1099,7 @@ def _summary_line(item: SummaryRow, today: date, names: dict[str, str]) -> str:
             f"{' ' + arrow if arrow else ''}</td>"
             f"<td class={_attr('answer answer-' + kind)} title={_attr(answer_tip)}>{escape(answer)}</td>"
             + leader("closed_leader") + leader("open_leader")
-            + f"<td title={_attr(bench)}>{escape(bench_name) if bench_name else '—'}</td>"
+            + f"<td class='bench' title={_attr(bench)}>{escape(bench_name) if bench_name else '—'}</td>"
             f"<td class='data' title={_attr(data_tip)}>{escape(data)}</td></tr>")
 
 

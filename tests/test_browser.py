@@ -20,6 +20,7 @@ import tempfile
 import threading
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
@@ -42,7 +43,7 @@ ARTIFACTS = Path(__file__).parent / "artifacts"
 SMALL_DB, BUNDLED_DB = 9, 10
 BUNDLED_FORECASTS = ("overall", "coding")  # the bundled variant computes only these domains' forecasts
 WINDOW = (1400, 1000)
-NARROW = (400, 900)
+NARROW = (390, 900)  # a phone
 TOLERANCE_PX = 1.5  # sub-pixel rounding and antialiasing
 
 
@@ -178,7 +179,25 @@ document.fonts.ready.then(() => {
     })),
   }));
   const root = document.documentElement;
-  done({cards, scrollWidth: root.scrollWidth, clientWidth: root.clientWidth,
+  const summary = [...document.querySelectorAll('table.summary-table tbody tr')].map((tr) => ({
+    domain: tr.dataset.domain, box: box(tr), shown: shown(tr), href: tr.querySelector('a') ?
+      tr.querySelector('a').getAttribute('href') : null, cells: [...tr.children].map((c) => c.textContent)}));
+  const scrollers = [...document.querySelectorAll('section.summary .scroll')].map((el) => ({box: box(el),
+    scrollWidth: el.scrollWidth, clientWidth: el.clientWidth}));
+  // text that does not fit its box: a block or cell whose content is wider (or taller, for one clipped
+  // line) than the box itself, where the text lives: table cells, headings, notes, figures, the footer
+  const overflows = [...document.querySelectorAll('main th, main td, main h1, main h2, main p, main dt, main dd, '
+                                                  + 'main footer, main .banner, main header')]
+    .filter((el) => shown(el) && (el.scrollWidth > el.clientWidth + 1 || el.scrollHeight > el.clientHeight + 1
+                                  && getComputedStyle(el).overflowY !== 'visible'))
+    .map((el) => ({tag: el.tagName, cls: el.getAttribute('class') || '', text: el.textContent.slice(0, 80),
+                   scrollWidth: el.scrollWidth, clientWidth: el.clientWidth}));
+  const footer = document.querySelector('footer.credit');
+  done({cards, summary, scrollers, overflows, innerHeight, innerWidth,
+        footer: footer ? {box: box(footer), shown: shown(footer), text: footer.textContent} : null,
+        trackRecord: [...document.querySelectorAll('table.track-record-table tbody tr')].map((tr) => ({
+          domain: tr.dataset.domain, source: tr.dataset.source, text: tr.textContent})),
+        scrollWidth: root.scrollWidth, clientWidth: root.clientWidth,
         resources: performance.getEntriesByType('resource').map((e) => e.name)});
 });
 """
@@ -385,14 +404,24 @@ def test_no_console_errors(page: Page) -> None:
     assert not errors, errors
 
 
-def test_narrow_window_scales_charts_without_overflow(browser: Any, site: Site) -> None:
-    browser.set_window_size(*NARROW)
+@contextmanager
+def _narrow(browser: Any) -> Iterator[None]:
+    """The viewport at NARROW for the block. Through DevTools' device metrics: headless Chromium will not
+    make a window narrower than 500 px, so set_window_size(390, ...) would test 500 px."""
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+        "width": NARROW[0], "height": NARROW[1], "deviceScaleFactor": 1, "mobile": False})
     try:
+        yield
+    finally:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def test_narrow_window_scales_charts_without_overflow(browser: Any, site: Site) -> None:
+    with _narrow(browser):
         narrow = _load(browser, site)
         _screenshot(browser, ARTIFACTS / f"dashboard-{site.name}-narrow.png")
-    finally:
-        browser.set_window_size(*WINDOW)
     m = narrow.measure
+    assert m["innerWidth"] == NARROW[0], f"the viewport is {m['innerWidth']} px wide, not {NARROW[0]}"
     assert m["scrollWidth"] <= m["clientWidth"], f"horizontal overflow at {NARROW}: {m['scrollWidth']}"
     for card in m["cards"]:
         for chart in card["charts"]:
@@ -400,3 +429,80 @@ def test_narrow_window_scales_charts_without_overflow(browser: Any, site: Site) 
             bad = [t["text"] for t in chart["texts"] if t["text"].strip() and not _inside(t["box"], chart["box"])]
             assert not bad, f"{_where(card, chart)}: text outside the chart {bad}"
             assert all(_visible(t) for t in chart["ticks"]), f"{_where(card, chart)}: invisible ticks"
+
+
+# ------------------------------------------------------------------------------------------------ issue 14: summary
+
+
+def test_the_first_screen_is_the_summary_table_a_row_per_domain(page: Page) -> None:
+    m = page.measure
+    rows = m["summary"]
+    assert [r["domain"] for r in rows] == page.site.domains
+    assert [r["href"] for r in rows] == [f"#domain-{d}" for d in page.site.domains]
+    first_card = min(c["box"]["y0"] for c in m["cards"])
+    for r in rows:
+        assert r["shown"] and r["box"]["h"] > 0, r["domain"]
+        assert r["box"]["y1"] <= m["innerHeight"], (f"{r['domain']}'s summary row ends at {r['box']['y1']:.0f} "
+                                                    f"px, below the first screen ({m['innerHeight']} px)")
+        assert r["box"]["y1"] <= first_card, f"{r['domain']}: the summary table is not above the cards"
+        assert len(r["cells"]) == 9 and all(c.strip() for c in r["cells"]), r["cells"]
+
+
+def test_each_summary_row_links_to_its_card(browser: Any, site: Site) -> None:
+    from selenium.webdriver.common.by import By
+
+    browser.get(site.url + "/")
+    for domain in site.domains:
+        browser.execute_script("window.scrollTo(0, 0)")
+        browser.find_element(By.CSS_SELECTOR, f'table.summary-table tr[data-domain="{domain}"] a').click()
+        top, at_end, height = browser.execute_script(
+            "const r = document.getElementById(arguments[0]).getBoundingClientRect();"
+            "const root = document.documentElement;"
+            "return [r.top, Math.abs(root.scrollTop + innerHeight - root.scrollHeight) < 2, innerHeight];",
+            f"domain-{domain}")
+        assert abs(top) <= 2 or (at_end and 0 <= top < height), f"{domain}: its card is at {top:.0f} px after the click"
+        assert browser.current_url.endswith(f"#domain-{domain}")
+
+
+def test_no_text_overflows_its_box(page: Page) -> None:
+    assert not page.measure["overflows"], "\n".join(
+        f"{o['tag']}.{o['cls']} {o['text']!r}: {o['scrollWidth']} px of content in {o['clientWidth']} px"
+        for o in page.measure["overflows"])
+
+
+def test_the_credit_footer_is_visible(page: Page) -> None:
+    footer = page.measure["footer"]
+    assert footer is not None and footer["shown"] and footer["box"]["h"] > 0
+    assert "Epoch AI" in footer["text"] and "CC BY 4.0" in footer["text"]
+    assert footer["box"]["x1"] <= page.measure["clientWidth"] + TOLERANCE_PX
+
+
+def test_the_track_record_section_labels_its_sources(page: Page) -> None:
+    _, record = _get_json(f"{page.site.url}/v1/track-record")
+    rows = page.measure["trackRecord"]
+    sources = {r["source"] for r in rows}
+    assert sources == {s for s in ("backtest", "live") if record["counts"][s]}, (sources, record["counts"])
+    assert {r["domain"] for r in rows} <= {*page.site.domains, "pooled"}
+    for r in rows:  # each line says which kind of record it is
+        assert r["source"] in r["text"], r
+
+
+def test_the_standalone_chart_is_titled_in_words(site: Site) -> None:
+    names = {row["domain"]: row["name"] for row in _get_json(f"{site.url}/v1/domains")[1]["domains"]}
+    for domain in site.domains[:3]:
+        with urllib.request.urlopen(f"{site.url}/v1/domains/{domain}/chart.svg", timeout=10) as resp:
+            svg = resp.read().decode()
+        assert f"<title>{names[domain]}: score gap (% of scale)</title>".replace("&", "&amp;") in svg, svg[:400]
+        assert "score_gap" not in svg.split("</title>")[0]
+
+
+def test_narrow_window_keeps_text_in_its_boxes_and_scrolls_only_the_table(browser: Any, site: Site) -> None:
+    with _narrow(browser):
+        m = _load(browser, site).measure
+    assert m["innerWidth"] == NARROW[0], f"the viewport is {m['innerWidth']} px wide, not {NARROW[0]}"
+    assert m["scrollWidth"] <= m["clientWidth"], f"the page scrolls sideways at {NARROW}: {m['scrollWidth']}"
+    assert not m["overflows"], [(o["tag"], o["text"], o["scrollWidth"], o["clientWidth"]) for o in m["overflows"]]
+    assert [r["domain"] for r in m["summary"]] == site.domains
+    for s in m["scrollers"]:  # the tables scroll inside their own containers, which fit the window
+        assert s["box"]["x0"] >= -TOLERANCE_PX and s["box"]["x1"] <= m["clientWidth"] + TOLERANCE_PX, s
+    assert m["footer"] is not None and m["footer"]["shown"]
