@@ -3,13 +3,17 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pytest_httpserver import HTTPServer
 
+from forecasts.model import Offer
 from jobs.http import Http, PullFailed
 from jobs.sources.artificial_analysis import ArtificialAnalysis, parse_offers
 
@@ -62,3 +66,26 @@ def test_a_pull_reports_how_many_models_are_priced(httpserver: HTTPServer) -> No
     pull = src.pull(Http(timeout_s=5), {})
     assert pull.info["priced_models"] == 18 and pull.info["invalid_figures"] == 0
     assert parse_offers(pull.payload, "2026-11-28")[0] == parse_offers(API, "2026-11-28")[0]
+
+
+def _builder() -> Any:
+    spec = importlib.util.spec_from_file_location("build_snapshot", Path(__file__).parents[1] / "scripts"
+                                                  / "build_snapshot.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up while being made
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_snapshot_builder_takes_the_capture_figures() -> None:
+    aa_offer = _builder().aa_offer
+    web = json.loads(WEB)["models"]
+    fable = next(m for m in web if m["slug"] == "claude-fable-5")
+    offer = aa_offer(fable, "2026-07-10", "aa:x")
+    assert offer == {"price_blended": 20.0, "price_input": 10.0, "price_output": 50.0,
+                     "output_tokens_per_second": 62.9, "as_of": "2026-07-10", "source": "aa:x"}
+    assert Offer.from_dict(offer).price_blended == 20.0  # what the snapshot carries parses as a model's offer
+    free = {**fable, "pricing": {"price_1m_input_tokens": 0, "price_1m_output_tokens": 0}, "speed": {}}
+    assert aa_offer(free, "2026-07-10", "aa:x")["price_blended"] == 0.0  # a free tier stays 0, not unknown
+    assert aa_offer({**fable, "pricing": {}, "speed": {"output_tokens_per_second": 0}}, "2026-07-10", "x") is None
