@@ -28,6 +28,7 @@ from forecasts.domains import Domain
 from forecasts.gaps import BenchmarkGaps, normalised_gap
 from forecasts.model import Access, Dataset, Model, Score
 from forecasts.organisations import by_organisation
+from forecasts.ratings import MAX_CARRY_DAYS
 
 __all__ = ["FilterError", "Filters", "check_filters", "display_org", "filtered", "frontier_moves", "movers",
            "swap"]
@@ -224,6 +225,8 @@ def swap(data: Dataset, bg: BenchmarkGaps, max_gap: float) -> dict[str, Any]:
         if b_id != bench.id or m is None or m.access is not Access.OPEN or _counts_from(m, bg) > end:
             continue
         value, rated = _value_at(s, end)
+        if s.history and (rated is None or (end - date.fromisoformat(rated)).days > MAX_CARRY_DAYS):
+            continue  # off the board current at `end`, as the rating frontier sees it (forecasts.ratings)
         gap = normalised_gap(sign * (leader.score - value), bench)
         if gap <= max_gap + 1e-9:
             rows.append(_entry(data, m_id, value, bench.id, round(gap, 4), rated))

@@ -264,3 +264,32 @@ def test_bundled_movers_and_swap(bundled_api: FlaskClient) -> None:
     prices = [c["price_blended"] for c in body["candidates"] if c["price_blended"] is not None]
     assert body["candidates"] and prices == sorted(prices)
     assert all(c["gap"] <= 15 for c in body["candidates"])
+
+
+def test_swap_on_a_rating_board_reads_the_current_board() -> None:
+    """Arena-like benchmark: each score carries its rating snapshots. A model whose newest rating is older than
+    the board's carry window is off the current board and is no candidate; the others are read, and dated,
+    at the newest board."""
+    from forecasts.compute import benchmark_gaps
+    from forecasts.model import Access, Benchmark, Dataset, Score
+    from forecasts.views import swap
+
+    bench = Benchmark.from_dict(bench_dict("elo", unit="Elo", min=0.0, max=None, tie_margin=5.0, saturation=None,
+                                           scale=400.0))
+    models = {m.id: m for m in (Model.from_dict(_model("c", "2025-01-01", "closed", "OpenAI", _offer(10.0))),
+                                Model.from_dict(_model("o-now", "2025-02-01", "open", "Alibaba", _offer(1.0))),
+                                Model.from_dict(_model("o-gone", "2025-01-15", "open", "Meta", _offer(0.5))))}
+
+    def rated(mid: str, *boards: tuple[str, float]) -> Score:
+        return Score(mid, "elo", boards[-1][1], None, "arena", "2026-01-05",
+                     history=tuple((day, value, None) for day, value in boards))
+
+    scores = [rated("c", ("2025-03-01", 1290.0), ("2026-01-01", 1300.0)),
+              rated("o-now", ("2025-03-01", 1270.0), ("2026-01-01", 1284.0)),
+              rated("o-gone", ("2025-03-01", 1296.0))]  # not on any board since 2025-03
+    data = Dataset(models, {"elo": bench}, {("elo", s.model): s for s in scores})
+    assert data.models["c"].access is Access.CLOSED
+    answer = swap(data, benchmark_gaps(data)["elo"], 5.0)
+    assert answer["as_of"] == "2026-01-01" and answer["closed_leader"]["score"] == 1300.0
+    assert [(c["model"], c["score"], c["gap"], c["score_date"]) for c in answer["candidates"]] == [
+        ("o-now", 1284.0, 4.0, "2026-01-01")]  # 16 Elo = 4 % of a 400-Elo scale
