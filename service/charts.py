@@ -963,7 +963,7 @@ SUMMARY_CSS = """
 .summary .trend-shrinking{color:#00553d}.summary .trend-widening{color:#8a3300}
 .summary .answer-forecast,.summary .answer-open-leads,.summary .answer-caught-up{font-weight:600}
 .summary .answer-overdue{color:#8a3300;font-weight:600}
-.summary .muted,.summary .answer-not-predictable,.summary .answer-pending{color:#555}
+.summary .muted,.summary .answer-not-predictable,.summary .answer-pending,.summary .answer-filtered{color:#555}
 .summary .sub{display:block;color:#666;font-size:12px}
 .summary .footnote{font-size:13px;color:#444;margin:6px 2px 0;max-width:100em}
 """.strip()
@@ -1002,7 +1002,10 @@ def catch_up_answer(row: dict[str, Any], forecast: dict[str, Any] | None, today:
     ``caught-up`` (with the odds closed pulls ahead in 12 months), ``insufficient``, ``overdue`` (the
     median date passed without the catch-up), ``not-predictable`` (the basis is the base rate: the model
     showed no skill in the backtest), ``saturated``, else ``forecast``: P(caught up within 12 months) and
-    the median date; ``pending`` while no forecast is stored."""
+    the median date; ``pending`` while no forecast is stored; ``filtered`` for a row of a filtered view
+    (``forecast_status`` ``filtered``: forecasts are made for the unfiltered series only)."""
+    if row.get("forecast_status") == "filtered":
+        return "filtered", "n/a in this view", "forecasts are made for the series of all models only"
     if not forecast:
         return "pending", "no forecast yet", "the forecast is being computed"
     status = str(forecast.get("status") or row.get("status") or "")

@@ -18,6 +18,7 @@ import os
 import shutil
 import tempfile
 import threading
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -506,3 +507,35 @@ def test_narrow_window_keeps_text_in_its_boxes_and_scrolls_only_the_table(browse
     for s in m["scrollers"]:  # the tables scroll inside their own containers, which fit the window
         assert s["box"]["x0"] >= -TOLERANCE_PX and s["box"]["x1"] <= m["clientWidth"] + TOLERANCE_PX, s
     assert m["footer"] is not None and m["footer"]["shown"]
+
+
+def test_the_us_closed_china_open_view(browser: Any, site: Site) -> None:
+    """The toggle's view: the summary table on the closed_country=US&open_country=CN frontiers (the same
+    leaders as the domain list's filtered answer), offered only where the data has such models."""
+    url = f"{site.url}/v1/domains?closed_country=US&open_country=CN"
+    try:
+        filtered = _get_json(url)[1]["domains"]
+    except urllib.error.HTTPError as exc:  # no US closed or no Chinese open model in this data: no such view
+        assert exc.code == 400
+        with urllib.request.urlopen(site.url + "/", timeout=10) as resp:
+            assert "?view=us-cn" not in resp.read().decode()
+        return
+    browser.get(site.url + "/")
+    assert browser.execute_script("return document.querySelector('nav.view-toggle a[href=\"/?view=us-cn\"]') !== null")
+    browser.get(site.url + "/?view=us-cn")
+    m = browser.execute_async_script(MEASURE_JS)
+    assert [r["domain"] for r in m["summary"]] == [row["domain"] for row in filtered]
+    for r, row in zip(m["summary"], filtered, strict=True):
+        for cell, key in ((r["cells"][5], "closed_leader"), (r["cells"][6], "open_leader")):
+            leader = row[key]
+            assert (leader is None and cell == "—") or cell.startswith(leader["model"] + " "), (r["domain"], cell)
+        assert r["cells"][4] == "n/a in this view"  # forecasts are of the unfiltered series only
+    assert not m["overflows"], m["overflows"]
+    current = browser.execute_script("return document.querySelector('nav.view-toggle a.current').textContent")
+    assert current == "US closed vs China open"
+    try:
+        urllib.request.urlopen(site.url + "/?view=nope", timeout=10)
+        raise AssertionError("an unknown view was accepted")
+    except urllib.error.HTTPError as exc:
+        body = json.load(exc)
+        assert exc.code == 400 and body["ok"] is False and body["errors"][0]["field"] == "view"

@@ -7,11 +7,15 @@ from html import escape
 from typing import Any
 
 from flask import Response, current_app
+from marshmallow import Schema, fields, validate
 
 from forecasts import keys, track_record
 from forecasts.freshness import generation_freshness, overdue
+from forecasts.views import Filters
+from service import who_leads
 from service.charts import CARD_CSS, SUMMARY_CSS, SummaryRow, domain_card, summary_table, track_record_table
 from service.credit import footer_html
+from service.errors import BadRequest
 from service.forecast_docs import data_freshness, forecast_entry, headline, today
 from service.http import current, etag_matches, not_modified, raw_response, store
 from service.views.domains import domain_rows
@@ -26,6 +30,8 @@ h1 { font-size: 24px; margin: 8px 0 4px; } .lede { color: #444; margin: 0 0 16px
 table.api { border-collapse: collapse; background: #fff; width: 100%; margin-bottom: 24px; }
 table.api td, table.api th { border: 1px solid #ddd; padding: 6px 8px; text-align: left; vertical-align: top; }
 code { background: #eee; padding: 1px 4px; border-radius: 3px; }
+.view-toggle { margin: 0 0 8px; font-size: 14px; } .view-toggle a.current { font-weight: 600; color: #222; }
+.view-toggle .view-note { color: #444; }
 .banner { border: 1px solid #c9a227; background: #fff6d6; padding: 10px 12px; margin: 0 0 16px; border-radius: 4px; }
 .note { margin: 4px 0; padding: 4px 8px; border-left: 4px solid #c9a227; background: #fffbea; }
 footer.credit { color: #444; font-size: 13px; margin: 24px 0 8px; overflow-wrap: anywhere; }
@@ -41,16 +47,35 @@ def _page(title: str, body: str, tag: str | None = None) -> Response:
     return raw_response(html, tag, mimetype="text/html")
 
 
+#: The dashboard's views: query value -> (label, frontier filters).
+VIEWS: dict[str, tuple[str, Filters]] = {
+    "all": ("All models", Filters()),
+    "us-cn": ("US closed vs China open", Filters(closed_country="US", open_country="CN")),
+}
+
+
+class DashboardQuery(Schema):
+    view = fields.String(load_default="all", validate=validate.OneOf(list(VIEWS)),
+                         metadata={"description": "all (default): every model; us-cn: the summary table on the "
+                                                  "frontiers of US labs' closed models vs Chinese labs' open "
+                                                  "models (the domain endpoints' closed_country=US&"
+                                                  "open_country=CN)."})
+
+
 @bp.route("/")
-@bp.arguments(NoQuery(), location="query", error_status_code=400)
+@bp.arguments(DashboardQuery(), location="query", as_kwargs=True, error_status_code=400)
 @bp.response(200, description="The dashboard: a summary table (per domain: score gap and lag now, lag trend, "
                               "catch-up answer, leaders on the primary benchmark, data age), then per domain "
                               "the frontiers, the gap with its forecast fan and the catch-up odds, then the "
                               "forecast track record.",
              content_type="text/html")
-def dashboard(_query: dict[str, Any]) -> Response:
-    """The summary table first (a row per domain, linking to its card), the domain cards, the track record."""
+def dashboard(view: str) -> Response:
+    """The summary table first (a row per domain, linking to its card), the domain cards, the track record.
+    `view` us-cn puts the summary table on the US-closed / China-open frontiers (no forecasts there: they
+    are made for the unfiltered series); the cards and the track record are of every model either way."""
     gen, tag = current()
+    filters = None if view == "all" else who_leads.checked(gen, VIEWS[view][1])
+    tag = tag if filters is None else f"{tag}.{view}"  # another body, another validator
     if etag_matches(tag):
         return not_modified(tag)
     rows = domain_rows(gen)
@@ -62,15 +87,47 @@ def dashboard(_query: dict[str, Any]) -> Response:
                           forecasts[row["domain"]][0], names.get(row.get("primary_benchmark") or "", ""),
                           _scale(benches.get(row.get("primary_benchmark") or "")))
                for row in rows]
+    if filters is not None:
+        summary = [SummaryRow({**row, "forecast_status": "filtered"}, None,
+                              names.get(row.get("primary_benchmark") or "", ""),
+                              _scale(benches.get(row.get("primary_benchmark") or "")))
+                   for row in who_leads.derived(gen, filters).summary]
     cards = [_card(gen, row, series[row["domain"]], *forecasts[row["domain"]], benches) for row in rows]
     fresh = data_freshness(gen)
     body = (f"<h1>gapcast: how far behind are open-weight models?</h1>"
             f"<p class='lede'>Per capability, the best closed vs the best open model, {_age_text(fresh)} "
             f"(generation {escape(gen)}). Forecasts are 80% intervals. <a href='#track-record'>Track record</a> · "
             f"<a href='/docs'>API</a></p>"
-            + _stale_banner(gen, fresh) + summary_table(summary, today(), names) + "".join(cards)
+            + _stale_banner(gen, fresh) + _view_toggle(gen, view) + summary_table(summary, today(), names)
+            + "".join(cards)
             + _track_record(gen, rows, series))
     return _page("gapcast dashboard", body, tag)
+
+
+def _view_toggle(gen: str, view: str) -> str:
+    """Links between the views (no script: each is its own page), the current one marked, and what the
+    filtered view is; a view whose filters match no model of a side (data without Chinese open models)
+    is not offered ("" when only the unfiltered one is left)."""
+    offered = [key for key, (_, filters) in VIEWS.items() if key in ("all", view) or _valid(gen, filters)]
+    if offered == ["all"]:
+        return ""
+    links = " · ".join(f"<a href='{'/' if key == 'all' else '/?view=' + key}'"
+                       + (" aria-current='page' class='current'" if key == view else "")
+                       + f">{escape(VIEWS[key][0])}</a>" for key in offered)
+    about = ("" if view == "all" else
+             " <span class='view-note'>The table compares the best closed model of US labs with the best open "
+             "model of Chinese labs (organisation to country: forecasts/data/organisations.toml). Forecasts are "
+             "made for all models only, so trend and catch-up are left out here; the cards below are of all "
+             "models.</span>")
+    return f"<nav class='view-toggle' aria-label='Summary view'>View: {links}.{about}</nav>"
+
+
+def _valid(gen: str, filters: Filters) -> bool:
+    try:
+        who_leads.checked(gen, filters)
+    except BadRequest:
+        return False
+    return True
 
 
 def _forecast(domain: str) -> tuple[dict[str, Any] | None, bool]:
