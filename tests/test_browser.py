@@ -4,7 +4,12 @@ Two data sets: the small test snapshot with every forecast computed, and the bun
 two domains only (the other cards show their "no forecast yet" state). Per domain card: the frontier chart has
 closed and open lines, the gap chart its line (and the forecast fan where a forecast has a trajectory), tick
 labels and legend items are visible, no text leaves its chart, lines stay in their plot area; the page fits the
-window and asks no host but the local server. Full-page screenshots go to ``tests/artifacts/`` (gitignored).
+window and asks no host but the local server. The summary table (issue 14) comes first: a row per domain above
+the fold at 1400 px, each row's link scrolling to its card; no text is wider than its box (cells, headings, notes,
+figures, footer) at 1400 px and at 390 px (DevTools device metrics: headless Chromium keeps a window at least
+500 px wide), where only the tables' own containers scroll; the credit footer is visible; the track-record rows
+name their source; the US-closed / China-open view shows the filtered leaders. Full-page screenshots go to
+``tests/artifacts/`` (gitignored).
 
 Needs Debian's ``chromium`` and ``chromium-driver`` (``/usr/bin/chromium``, ``/usr/bin/chromedriver``) and the
 ``selenium`` package; skips without them unless ``GAPCAST_TEST_REQUIRE_BROWSER=1`` (CI), where it fails instead.
