@@ -140,12 +140,12 @@ def site(request: pytest.FixtureRequest, redis_server: Any) -> Iterator[Site]:
     thread.start()
     url = f"http://127.0.0.1:{server.server_port}"
     try:
-        domains = [row["domain"] for row in _get_json(f"{url}/v1/domains")[1]["domains"]]
+        ids = [row["domain"] for row in _get_json(f"{url}/v1/domains")[1]["domains"]]
         forecasts: dict[str, dict[str, Any] | None] = {}
-        for d in domains:  # straight from Redis, not through the service
+        for d in ids:  # straight from Redis, not through the service
             raw = outlook.read_forecast(store, gen, "domain", d, "score_gap")
             forecasts[d] = None if raw is None else json.loads(raw)["forecast"]
-        yield Site(request.param, url, domains, forecasts)
+        yield Site(request.param, url, ids, forecasts)
     finally:
         server.shutdown()
         thread.join(10)
