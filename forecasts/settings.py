@@ -16,8 +16,8 @@ from typing import Any
 
 import platformdirs
 
-from forecasts.reading import DEFAULT_MAX_INPUT_BYTES, InputTooLarge, read_file
-from forecasts.redis_urls import check_url
+from forecasts.records.reading import DEFAULT_MAX_INPUT_BYTES, InputTooLarge, read_file
+from forecasts.storage.redis_urls import check_url
 
 PREFIX = "GAPCAST_"
 # Variables under these prefixes belong to the test suite, not to the service.

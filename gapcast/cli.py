@@ -21,18 +21,19 @@ from typing import Any, cast
 import click
 import redis
 
-from forecasts import keys, outlook
-from forecasts.canonical import InvalidInput
-from forecasts.connection import RedisUnavailable, open_redis, redis_url
-from forecasts.domains import Domain, DomainConfigError, load_domains
-from forecasts.figures import reproduce
-from forecasts.freshness import generation_freshness, overdue
-from forecasts.ingest import LoadResult, load_records, load_snapshot
-from forecasts.reading import InputTooLarge, read_file
-from forecasts.redis_server import RedisServerError
+from forecasts.measure.domains import Domain, DomainConfigError, load_domains
+from forecasts.measure.figures import reproduce
+from forecasts.publishing import outlook
+from forecasts.publishing.freshness import generation_freshness, overdue
+from forecasts.records.canonical import InvalidInput
+from forecasts.records.reading import InputTooLarge, read_file
+from forecasts.records.snapshot import SnapshotError, bundled_bytes, bundled_forecasts_bytes, parse_forecasts
 from forecasts.settings import Settings, SettingsError, redact_url
-from forecasts.snapshot import SnapshotError, bundled_bytes, bundled_forecasts_bytes, parse_forecasts
-from forecasts.store import Store, StoreError, rollback_notice, store_for
+from forecasts.storage import keys
+from forecasts.storage.connection import RedisUnavailable, open_redis, redis_url
+from forecasts.storage.ingest import LoadResult, load_records, load_snapshot
+from forecasts.storage.redis_server import RedisServerError
+from forecasts.storage.store import Store, StoreError, rollback_notice, store_for
 
 DAYS_PER_MONTH = 30.44
 
@@ -211,7 +212,7 @@ def figures(app: App, as_json: bool) -> None:
 def models(app: App, access: str | None, country: str | None, as_json: bool) -> None:
     """Every canonical model (newest first): id, organisation, country (ISO 3166 alpha-2), access, licence
     (an SPDX id) and release date. Ids are what canonical files and /v1/models/{id} name."""
-    from forecasts.organisations import country_of
+    from forecasts.records.organisations import country_of
 
     with _errors(), app.store() as store:
         gen = store.require_generation()
@@ -241,8 +242,8 @@ def swap(app: App, domain: str, max_gap: float, benchmark: str | None, as_json: 
     """The swap question: open models within MAX_GAP of the closed leader on the domain's primary benchmark,
     cheapest first, with their Artificial Analysis price (USD per million tokens: blended 3:1, input, output)
     and output speed (tokens/s) against the closed leader's, each with its date."""
-    from forecasts.compute import benchmark_gaps
-    from forecasts.views import swap as swap_answer
+    from forecasts.measure.compute import benchmark_gaps
+    from forecasts.measure.views import swap as swap_answer
 
     with _errors(), app.store() as store:
         gen = store.require_generation()
@@ -490,8 +491,7 @@ def ingest(app: App, source: str, location: str | None, as_json: bool) -> None:
 @pass_app
 def sources(app: App, as_json: bool) -> None:
     """Each source: on or off, last success, last error, consecutive failures, rows accepted and rejected."""
-    from forecasts import source_status as status
-
+    from forecasts.activity import source_status as status
     enabled = status.enabled_sources(app.settings)
     with _errors(), app.store() as store:
         rows = [{**row, "enabled": row["source"] in enabled} for row in status.all_statuses(store, status.SOURCE_IDS)]
@@ -540,7 +540,7 @@ def alerts_test(app: App, subscription: str) -> None:
     """Send a sample message to SUBSCRIPTION (an id from `gapcast alerts list`)."""
     import requests
 
-    from forecasts import subscriptions
+    from forecasts.activity import subscriptions
     from jobs.alerts.deliver import send_test
 
     with _errors(), app.store() as store:
@@ -561,8 +561,7 @@ def alerts_test(app: App, subscription: str) -> None:
 @pass_app
 def alerts_list(app: App, as_json: bool) -> None:
     """Subscriptions (URLs redacted)."""
-    from forecasts import subscriptions
-
+    from forecasts.activity import subscriptions
     with _errors(), app.store() as store:
         rows = [s.public() for s in subscriptions.list_all(store)]
     if as_json:
@@ -584,8 +583,7 @@ def _sender(settings: Settings) -> Any:
 
 def _sync_subscriptions_file(app: App, store: Store) -> None:
     """Load GAPCAST_SUBSCRIPTIONS_FILE: its subscriptions replace those it loaded before."""
-    from forecasts import subscriptions
-
+    from forecasts.activity import subscriptions
     path = app.settings.subscriptions_file
     if path is None:
         return
@@ -743,14 +741,15 @@ def render_gaps_table(rows: list[dict[str, Any]]) -> str:
 
 
 def _freshness(app: App, store: Store) -> dict[str, Any]:
-    """The current generation's data age (:meth:`forecasts.freshness.Freshness.to_dict`) by the store's clock."""
+    """The current generation's data age (:meth:`forecasts.publishing.freshness.Freshness.to_dict`) by the
+    store's clock."""
     fresh = generation_freshness(store, store.require_generation())
     return fresh.to_dict(store.now(), app.settings.stale_after_days)
 
 
 def render_data_age(fresh: dict[str, Any]) -> str:
     """`data as of 2026-07-09: 146 days old (STALE: ...)` and the newest data per source, from
-    :meth:`forecasts.freshness.Freshness.to_dict`."""
+    :meth:`forecasts.publishing.freshness.Freshness.to_dict`."""
     if not fresh["as_of"]:
         return "no dated data yet"
     days = fresh["data_age_days"]

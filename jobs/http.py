@@ -29,7 +29,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
-from forecasts.reading import CHUNK_BYTES, DEFAULT_MAX_INPUT_BYTES, describe_size
+from forecasts.records.reading import CHUNK_BYTES, DEFAULT_MAX_INPUT_BYTES, describe_size
 
 DEFAULT_TIMEOUT_S = 30.0
 

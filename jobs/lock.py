@@ -14,7 +14,7 @@ from types import TracebackType
 
 import redis
 
-from forecasts import keys
+from forecasts.storage import keys
 
 logger = logging.getLogger(__name__)
 

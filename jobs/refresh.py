@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from forecasts import events, outlook
-from forecasts import source_status as status
-from forecasts.domains import Domain
-from forecasts.ingest import LoadResult, load_source
-from forecasts.store import Store
+from forecasts.activity import events
+from forecasts.activity import source_status as status
+from forecasts.measure.domains import Domain
+from forecasts.publishing import outlook
+from forecasts.storage.ingest import LoadResult, load_source
+from forecasts.storage.store import Store
 from jobs.http import Http, PullFailed
 from jobs.sources.base import Source, SourceRecord
 

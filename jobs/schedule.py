@@ -10,10 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from forecasts.domains import Domain
+from forecasts.activity.source_status import RedisRequestCounter, enabled_sources
+from forecasts.measure.domains import Domain
 from forecasts.settings import Settings
-from forecasts.source_status import RedisRequestCounter, enabled_sources
-from forecasts.store import Store
+from forecasts.storage.store import Store
 from jobs.alerts.deliver import Sender, deliver_due, plan
 from jobs.http import Http
 from jobs.refresh import forecast_pending, run_pull

@@ -28,8 +28,8 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from forecasts import keys
-from forecasts.store import StoreError
+from forecasts.storage import keys
+from forecasts.storage.store import StoreError
 from jobs.lock import Lease
 from jobs.refresh import PullOutcome
 from jobs.schedule import Deps, JobSpec

@@ -4,7 +4,7 @@
     python scripts/arena_points.py                       # arena-text-overall on the bundled snapshot
     python scripts/arena_points.py --benchmark arena-webdev --snapshot /tmp/snap.json.gz
 
-Each month-end row is seen through the rating snapshot current at that date (forecasts/ratings.py): the
+Each month-end row is seen through the rating snapshot current at that date (forecasts/measure/ratings.py): the
 closed and open leaders of that board, their gap (Elo), the tie margin their CIs give, the lag in days and
 the snapshot used. Then the published points (AI Index 2025, the Arena's own history, arena.ai 2026), each
 with gapcast's value and whether it is within the +-15 Elo the issue asks for. Exit status 1 when one is not.
@@ -22,8 +22,8 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from forecasts.compute import benchmark_gaps  # noqa: E402
-from forecasts.snapshot import bundled_bytes, parse_snapshot  # noqa: E402
+from forecasts.measure.compute import benchmark_gaps  # noqa: E402
+from forecasts.records.snapshot import bundled_bytes, parse_snapshot  # noqa: E402
 
 TOLERANCE = 15.0
 # (date, published gap in Elo, what was published). Feb 2025 is taken on 2025-02-15: the AI Index's 1.70 %

@@ -63,8 +63,8 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from forecasts.model import blended_price, launch_month  # noqa: E402
-from forecasts.names import (  # noqa: E402
+from forecasts.records.model import blended_price, launch_month  # noqa: E402
+from forecasts.records.names import (  # noqa: E402
     DATED,
     EXACT,
     LOOSE,
@@ -75,7 +75,7 @@ from forecasts.names import (  # noqa: E402
     name_key,
     strip_effort,
 )
-from forecasts.renames import finish_models  # noqa: E402
+from forecasts.records.renames import finish_models  # noqa: E402
 
 # How a source name was merged into a canonical model (the `rule` of a snapshot `merges` entry; README
 # "Sources and models"): the match strength that decided, or the Epoch / hand-checked rule.
@@ -233,7 +233,7 @@ def tags_of(name: str) -> str:
 
 
 def aa_offer(m: dict[str, Any], day: str, source: str) -> dict[str, Any] | None:
-    """A `forecasts.model.Offer` dict from an AA web-payload record's `pricing` and `speed` (USD per million
+    """A `forecasts.records.model.Offer` dict from an AA web-payload record's `pricing` and `speed` (USD per million
     tokens; output tokens/s, the median), None when it has neither a price nor a speed. The payload leaves
     `price_1m_blended_3_to_1` null: it is then AA's 3:1 blend of the input and output prices."""
     pricing, speed = m.get("pricing") or {}, m.get("speed") or {}
@@ -935,7 +935,7 @@ class Builder:
                                             key, repr(m.get("score"))))
         self.used_sources.add("arena-daily")
 
-    # -- 3c. LMArena rating history: one continuous series per category (forecasts/ratings.py)
+    # -- 3c. LMArena rating history: one continuous series per category (forecasts/measure/ratings.py)
 
     def load_arena_history(self) -> None:
         """Every snapshot of the rating history, one score per (model, benchmark) carrying its ratings per
@@ -1326,12 +1326,12 @@ def build_forecasts(snapshot: bytes, out: Path) -> str:
 
     import redis
 
-    from forecasts import outlook
-    from forecasts.domains import load_domains
-    from forecasts.ingest import load_snapshot
-    from forecasts.redis_server import EmbeddedRedis
-    from forecasts.snapshot import encode_forecasts
-    from forecasts.store import Store
+    from forecasts.measure.domains import load_domains
+    from forecasts.publishing import outlook
+    from forecasts.records.snapshot import encode_forecasts
+    from forecasts.storage.ingest import load_snapshot
+    from forecasts.storage.redis_server import EmbeddedRedis
+    from forecasts.storage.store import Store
 
     start = time.monotonic()
     domains = load_domains()

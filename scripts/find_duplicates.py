@@ -38,7 +38,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from forecasts.names import name_key  # noqa: E402
+from forecasts.records.names import name_key  # noqa: E402
 
 NOISE = {"open", "instruct", "chat", "preview", "latest", "hf", "it", "v0.1", "v1", "v1.0", "base"}
 SIZE = re.compile(r"^\d+(?:\.\d+)?[kb]$")

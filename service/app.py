@@ -15,10 +15,10 @@ import redis
 from flask import Flask, request
 from flask_smorest import Api
 
-from forecasts.connection import client_for
-from forecasts.domains import load_domains
+from forecasts.measure.domains import load_domains
 from forecasts.settings import Settings
-from forecasts.store import rollback_notice, store_for
+from forecasts.storage.connection import client_for
+from forecasts.storage.store import rollback_notice, store_for
 from service import forecast_docs
 from service.errors import BadRequest, register_error_handlers
 from service.http import init_response_cache

@@ -1159,7 +1159,7 @@ def track_record_table(scored: dict[str, dict[str, Any]], domains: Sequence[tupl
                        counts: dict[str, dict[str, int]]) -> str:
     """The dashboard's track-record section: per domain (``(id, name)`` in page order) and pooled, one line
     per source (``backtest``, ``live``) that has entries. `scored` maps a source to
-    :func:`forecasts.track_record.score`'s answer on that source's entries; `counts` maps a source to
+    :func:`forecasts.publishing.track_record.score`'s answer on that source's entries; `counts` maps a source to
     entries per domain. Figures: the score-gap forecast's MAE 6 months on against "no change" (the state it
     started from), its 80% band's coverage, and the Brier score of P(caught up within 12 months) against
     the base rate. Style with :data:`SUMMARY_CSS`."""

@@ -13,7 +13,7 @@ import redis
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
-from forecasts.store import StoreError
+from forecasts.storage.store import StoreError
 
 logger = logging.getLogger(__name__)
 

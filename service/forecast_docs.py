@@ -13,9 +13,9 @@ from typing import Any
 
 from flask import Flask, current_app
 
-from forecasts import keys
-from forecasts.freshness import Freshness, overdue
-from forecasts.outlook import doc_key
+from forecasts.publishing.freshness import Freshness, overdue
+from forecasts.publishing.outlook import doc_key
+from forecasts.storage import keys
 from service.http import current, store
 from service.lru import LRU
 

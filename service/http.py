@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 from flask import Flask, Response, current_app, g, request
 from gunicorn.http.errors import ParseException as _ParseException
 
-from forecasts.store import Store, StoreError
+from forecasts.storage.store import Store, StoreError
 from service.credit import CREDIT_PATH, add_csv_credit, providers
 from service.errors import ApiError
 from service.lru import LRU

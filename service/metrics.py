@@ -19,10 +19,11 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from forecasts import keys, source_status
-from forecasts.freshness import Freshness, days_until, generation_freshness, overdue
-from forecasts.outlook import doc_key
-from forecasts.store import Store, generation_seq
+from forecasts.activity import source_status
+from forecasts.publishing.freshness import Freshness, days_until, generation_freshness, overdue
+from forecasts.publishing.outlook import doc_key
+from forecasts.storage import keys
+from forecasts.storage.store import Store, generation_seq
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 CATCH_UP_WINDOWS = ("6", "12", "24")

@@ -1,8 +1,8 @@
 """Answers computed on request from a generation's dataset (issue 14): filtered frontier views, frontier
 moves per country and the swap question, with a per-worker cache keyed by (generation, what was asked).
 
-The stored series cover the unfiltered view only; a filtered view is `forecasts.compute.derive` on
-`forecasts.views.filtered(...)` of the generation's dataset. A generation never changes once committed, so a
+The stored series cover the unfiltered view only; a filtered view is `forecasts.measure.compute.derive` on
+`forecasts.measure.views.filtered(...)` of the generation's dataset. A generation never changes once committed, so a
 result cached under its id stays right until the generation is superseded (the LRU then ages it out).
 Measured on the bundled data (README "Who leads"): reading the dataset from Redis once per generation, then
 one derivation per distinct filter (every domain at once, so the list, each domain and each series of that
@@ -16,11 +16,11 @@ from typing import Any
 
 from flask import current_app
 
-from forecasts.compute import Derived, benchmark_gaps, derive
-from forecasts.domains import Domain
-from forecasts.gaps import BenchmarkGaps
-from forecasts.model import Dataset
-from forecasts.views import FilterError, Filters, check_filters, filtered, frontier_moves, movers
+from forecasts.measure.compute import Derived, benchmark_gaps, derive
+from forecasts.measure.domains import Domain
+from forecasts.measure.gaps import BenchmarkGaps
+from forecasts.measure.views import FilterError, Filters, check_filters, filtered, frontier_moves, movers
+from forecasts.records.model import Dataset
 from service.errors import BadRequest
 from service.http import store
 from service.lru import LRU
@@ -81,11 +81,11 @@ def derived(gen: str, filters: Filters) -> Derived:
 
 
 def domain_movers(gen: str, domain_id: str) -> dict[str, Any]:
-    """`forecasts.views.movers` of one (known) domain on generation `gen`'s unfiltered data."""
+    """`forecasts.measure.views.movers` of one (known) domain on generation `gen`'s unfiltered data."""
     return _cached(gen, "movers?" + domain_id,
                    lambda: movers(frontier_moves(domains()[domain_id], gaps(gen), dataset(gen).models)))
 
 
 def swap_answer(gen: str, benchmark: str, max_gap: float, make: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """`make()` (a `forecasts.views.swap` answer), cached per generation, benchmark and gap."""
+    """`make()` (a `forecasts.measure.views.swap` answer), cached per generation, benchmark and gap."""
     return _cached(gen, f"swap?{benchmark}&{max_gap!r}", make)

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 import redis
 
-from forecasts.domains import Domain, parse_domains
-from forecasts.redis_server import EmbeddedRedis
-from forecasts.store import Store
+from forecasts.measure.domains import Domain, parse_domains
+from forecasts.storage.redis_server import EmbeddedRedis
+from forecasts.storage.store import Store
 
 FIXED_NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from pytest_httpserver import HTTPServer
 
-from forecasts.model import Offer
+from forecasts.records.model import Offer
 from jobs.http import Http, PullFailed
 from jobs.sources.artificial_analysis import ArtificialAnalysis, parse_offers
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from forecasts import events as fe
+from forecasts.activity import events as fe
 from jobs.alerts import messages as m
 from jobs.alerts.messages import body_bytes, render, sign, signature_headers, verify
 
@@ -22,7 +22,7 @@ AT = "2026-11-28T12:00:00+00:00"
 
 
 def as_recent(ev: fe.Event, refresh: str = "g42", generation: str = "g42", i: int = 0) -> dict[str, Any]:
-    """An event as `forecasts.events.recent()` returns it (through its stream fields)."""
+    """An event as `forecasts.activity.events.recent()` returns it (through its stream fields)."""
     f = ev.fields(refresh, generation, AT)
     return {"id": f"{1000 + i}-0", **f, "before": json.loads(f["before"]), "after": json.loads(f["after"]),
             "models": json.loads(f["models"])}

@@ -25,14 +25,15 @@ from pytest_httpserver import HTTPServer
 from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Request, Response
 
-from forecasts import deliveries, keys, subscriptions
-from forecasts import events as fe
-from forecasts.domains import parse_domains
-from forecasts.events import Event, EventKind
-from forecasts.ingest import load_snapshot
+from forecasts.activity import deliveries, subscriptions
+from forecasts.activity import events as fe
+from forecasts.activity.events import Event, EventKind
+from forecasts.activity.subscriptions import Subscription, SubscriptionError, validate
+from forecasts.measure.domains import parse_domains
 from forecasts.settings import Settings
-from forecasts.store import Store
-from forecasts.subscriptions import Subscription, SubscriptionError, validate
+from forecasts.storage import keys
+from forecasts.storage.ingest import load_snapshot
+from forecasts.storage.store import Store
 from gapcast.cli import cli
 from jobs.alerts import messages
 from jobs.alerts.deliver import Sender, deliver_due, plan

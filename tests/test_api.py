@@ -15,11 +15,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from forecasts import outlook
-from forecasts.domains import Domain, parse_domains
-from forecasts.ingest import load_snapshot
+from forecasts.measure.domains import Domain, parse_domains
+from forecasts.publishing import outlook
 from forecasts.settings import Settings
-from forecasts.store import Store
+from forecasts.storage.ingest import load_snapshot
+from forecasts.storage.store import Store
 from service import create_app
 from tests.conftest import FIXED_NOW, SMALL_DOMAINS, small_snapshot_bytes
 
@@ -238,7 +238,7 @@ def test_unsupported_methods_are_405_with_allow(api: FlaskClient, path: str) -> 
 
 
 def test_redis_down_is_a_fast_503(loaded: str) -> None:
-    from forecasts.connection import client_for
+    from forecasts.storage.connection import client_for
 
     dead = client_for("redis://127.0.0.1:1/0", Settings(redis_socket_timeout_s=1.0, redis_retry_s=0.3))  # the API's
     client = make_app(dead).test_client()
@@ -263,8 +263,8 @@ def test_unexpected_errors_are_a_generic_500(loaded_db: tuple[redis.Redis, str])
 
 
 def test_the_api_recovers_when_redis_comes_back(tmp_path: Any, small_domains: dict[str, Domain]) -> None:
-    from forecasts.connection import client_for
-    from forecasts.redis_server import EmbeddedRedis
+    from forecasts.storage.connection import client_for
+    from forecasts.storage.redis_server import EmbeddedRedis
 
     server = EmbeddedRedis(tmp_path / "redis")
     url = server.start()

@@ -5,7 +5,7 @@ rating history, every arena.ai daily file included): the AI Index's Arena figure
 8.0 % of score, in Jan 2024; 1.70 % in Feb 2025), the +22 Elo of the Arena's own history around DeepSeek-R1,
 and arena.ai's +30 of spring 2026. `python scripts/arena_points.py` prints the same points.
 
-Then the rules of forecasts/ratings.py on small hand-made histories, and a live daily pull over real HTTP
+Then the rules of forecasts/measure/ratings.py on small hand-made histories, and a live daily pull over real HTTP
 (a recorded arena.ai payload, served locally) that extends the same benchmark id.
 """
 
@@ -21,15 +21,15 @@ from pathlib import Path
 import pytest
 from pytest_httpserver import HTTPServer
 
-from forecasts import keys
-from forecasts.compute import benchmark_gaps
-from forecasts.domains import parse_domains
-from forecasts.gaps import BenchmarkGaps, Entry, GapStatus
-from forecasts.ingest import load_snapshot
-from forecasts.model import Access, Benchmark, Dataset, Score
-from forecasts.ratings import MAX_CARRY_DAYS, RatingHistory, extend_history
-from forecasts.snapshot import bundled_bytes, parse_snapshot
-from forecasts.store import Store
+from forecasts.measure.compute import benchmark_gaps
+from forecasts.measure.domains import parse_domains
+from forecasts.measure.gaps import BenchmarkGaps, Entry, GapStatus
+from forecasts.measure.ratings import MAX_CARRY_DAYS, RatingHistory, extend_history
+from forecasts.records.model import Access, Benchmark, Dataset, Score
+from forecasts.records.snapshot import bundled_bytes, parse_snapshot
+from forecasts.storage import keys
+from forecasts.storage.ingest import load_snapshot
+from forecasts.storage.store import Store
 from jobs.http import Http
 from jobs.refresh import run_pull
 from jobs.sources.lmarena import Z95, LMArena

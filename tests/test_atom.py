@@ -9,11 +9,11 @@ import pytest
 import redis
 from flask.testing import FlaskClient
 
-from forecasts import events
-from forecasts.domains import Domain
-from forecasts.ingest import load_records, load_snapshot
+from forecasts.activity import events
+from forecasts.measure.domains import Domain
 from forecasts.settings import Settings
-from forecasts.store import Store
+from forecasts.storage.ingest import load_records, load_snapshot
+from forecasts.storage.store import Store
 from service import create_app
 
 A = "{http://www.w3.org/2005/Atom}"

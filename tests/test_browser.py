@@ -36,12 +36,12 @@ import pytest
 import redis
 from werkzeug.serving import make_server
 
-from forecasts import outlook
-from forecasts.domains import load_domains, parse_domains
-from forecasts.ingest import load_snapshot
+from forecasts.measure.domains import load_domains, parse_domains
+from forecasts.publishing import outlook
+from forecasts.records.snapshot import bundled_bytes
 from forecasts.settings import Settings
-from forecasts.snapshot import bundled_bytes
-from forecasts.store import Store
+from forecasts.storage.ingest import load_snapshot
+from forecasts.storage.store import Store
 from service import create_app
 from tests.conftest import FIXED_NOW, SMALL_DOMAINS, small_snapshot_bytes
 

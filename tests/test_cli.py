@@ -206,7 +206,7 @@ def test_commands_attach_to_the_server_a_running_process_holds(tmp_path: Path) -
     holder_code = (
         "import sys, time\n"
         "from pathlib import Path\n"
-        "from forecasts.redis_server import EmbeddedRedis\n"
+        "from forecasts.storage.redis_server import EmbeddedRedis\n"
         "s = EmbeddedRedis(Path(sys.argv[1])); s.start(); print('ready', flush=True); time.sleep(60)\n"
     )
     holder = subprocess.Popen([sys.executable, "-c", holder_code, str(data_dir)], stdout=subprocess.PIPE,

@@ -9,10 +9,10 @@ import pytest
 import redis
 from flask.testing import FlaskClient
 
-from forecasts.domains import Domain
-from forecasts.ingest import load_snapshot
+from forecasts.measure.domains import Domain
 from forecasts.settings import Settings, SettingsError
-from forecasts.store import Store
+from forecasts.storage.ingest import load_snapshot
+from forecasts.storage.store import Store
 from service import create_app
 
 ORIGIN = "https://dash.example"

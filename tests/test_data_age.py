@@ -18,14 +18,15 @@ from click.testing import CliRunner
 from flask import Flask
 from prometheus_client.parser import text_string_to_metric_families
 
-from forecasts import keys, outlook
-from forecasts.domains import Domain
-from forecasts.freshness import Freshness, days_until, freshness_of, overdue, source_id
-from forecasts.ingest import load_records, load_snapshot
-from forecasts.model import Score
+from forecasts.measure.domains import Domain
+from forecasts.publishing import outlook
+from forecasts.publishing.freshness import Freshness, days_until, freshness_of, overdue, source_id
+from forecasts.records.model import Score
+from forecasts.records.snapshot import parse_snapshot
 from forecasts.settings import Settings
-from forecasts.snapshot import parse_snapshot
-from forecasts.store import Store
+from forecasts.storage import keys
+from forecasts.storage.ingest import load_records, load_snapshot
+from forecasts.storage.store import Store
 from gapcast.cli import cli
 from service import create_app
 from tests.conftest import FIXED_NOW
@@ -193,7 +194,7 @@ def test_gapcast_gaps_prints_the_data_age(redis_url: str, tmp_path: Any, loaded:
 
 
 def test_alert_text_marks_a_median_catch_up_date_that_passed_as_overdue() -> None:
-    from forecasts import events as fe
+    from forecasts.activity import events as fe
     from jobs.alerts.messages import render
 
     moved = fe.catch_up_moved("math", {"catch_up": {"p50": "2027-06-30"}}, {"catch_up": {"p50": PAST}})
@@ -216,8 +217,7 @@ def test_gapcast_forecast_says_overdue(redis_url: str, tmp_path: Any, store: Sto
 
 
 def test_a_generations_freshness_is_computed_once_and_kept_in_redis(store: Store, loaded: str) -> None:
-    from forecasts import freshness
-
+    from forecasts.publishing import freshness
     freshness._cache.clear()
     assert freshness.generation_freshness(store, loaded).as_of == NEWEST
     key = keys.freshness(loaded)

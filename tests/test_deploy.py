@@ -24,11 +24,12 @@ import redis
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from forecasts import outlook, source_status
-from forecasts.domains import parse_domains
-from forecasts.ingest import load_snapshot
+from forecasts.activity import source_status
+from forecasts.measure.domains import parse_domains
+from forecasts.publishing import outlook
 from forecasts.settings import Settings, env_names
-from forecasts.store import Store
+from forecasts.storage.ingest import load_snapshot
+from forecasts.storage.store import Store
 from service import create_app
 from tests.conftest import FIXED_NOW, SMALL_DOMAINS, small_snapshot_bytes
 

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from forecasts.domains import (
+from forecasts.measure.domains import (
     FRESH_DAYS,
     DomainConfigError,
     domain_at,
@@ -15,8 +15,8 @@ from forecasts.domains import (
     parse_domains,
     weighted_median,
 )
-from forecasts.gaps import BenchmarkGaps, Entry, GapStatus, month_ends
-from forecasts.model import Access, Benchmark
+from forecasts.measure.gaps import BenchmarkGaps, Entry, GapStatus, month_ends
+from forecasts.records.model import Access, Benchmark
 
 CL, OP = Access.CLOSED, Access.OPEN
 

@@ -1,6 +1,6 @@
 """The embedded Redis comes back when it is killed, with everything it acknowledged, and its users recover.
 
-Each test starts its own embedded server through the product's code (`forecasts.connection.redis_url`, what
+Each test starts its own embedded server through the product's code (`forecasts.storage.connection.redis_url`, what
 `gapcast up` and every command use) in its tmp_path, kills the `redis-server` process with SIGKILL, and checks
 that the owner restarted it on the same AOF files and socket; that the data written before the kill is there;
 that a client made before the kill (the API's, the scheduler's) works again by itself within seconds; and that
@@ -26,13 +26,13 @@ import pytest
 import redis
 from werkzeug.serving import make_server
 
-from forecasts import keys
-from forecasts.connection import client_for, redis_url
-from forecasts.domains import parse_domains
-from forecasts.ingest import load_snapshot
-from forecasts.redis_server import RESTART_BACKOFF_MAX_S, restart_delay_s
+from forecasts.measure.domains import parse_domains
 from forecasts.settings import Settings
-from forecasts.store import Store
+from forecasts.storage import keys
+from forecasts.storage.connection import client_for, redis_url
+from forecasts.storage.ingest import load_snapshot
+from forecasts.storage.redis_server import RESTART_BACKOFF_MAX_S, restart_delay_s
+from forecasts.storage.store import Store
 from jobs.http import Http
 from jobs.schedule import Deps, JobSpec
 from jobs.scheduler import JobRunner
@@ -81,7 +81,7 @@ def embedded(tmp_path: Path) -> Iterator[tuple[Settings, str]]:
 
 def test_a_killed_embedded_redis_is_restarted_with_every_acknowledged_write_and_the_api_serves_again(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="forecasts.redis_server")
+    caplog.set_level(logging.WARNING, logger="forecasts.storage.redis_server")
     domains = parse_domains(SMALL_DOMAINS, "test")
     with embedded(tmp_path) as (settings, url):
         r = client_for(url, settings)

@@ -9,8 +9,6 @@ from typing import Any
 import numpy as np
 import pytest
 
-from forecasts.compute import derive
-from forecasts.domains import load_domains, weighted_median
 from forecasts.engine import backtest as bt
 from forecasts.engine.calibration import MIN_ROWS, calibrate, conformal_q
 from forecasts.engine.candidates import Flat, Jumps, Pools, PoolStats
@@ -19,9 +17,11 @@ from forecasts.engine.origin import origin_at, simulate_benchmark, weighted_medi
 from forecasts.engine.paths import caught_up_within, first_catch_up, retakes_within
 from forecasts.engine.publish import run_engine
 from forecasts.engine.transform import Transform, UnitClass
-from forecasts.gaps import BenchmarkGaps, Entry
-from forecasts.model import Access, Benchmark
-from forecasts.snapshot import bundled_bytes, parse_snapshot
+from forecasts.measure.compute import derive
+from forecasts.measure.domains import load_domains, weighted_median
+from forecasts.measure.gaps import BenchmarkGaps, Entry
+from forecasts.records.model import Access, Benchmark
+from forecasts.records.snapshot import bundled_bytes, parse_snapshot
 
 
 def bench(**kw: Any) -> Benchmark:

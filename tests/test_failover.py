@@ -38,15 +38,15 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 from werkzeug.serving import make_server
 
-from forecasts import keys
-from forecasts.connection import RedisUnavailable, client_for, open_redis
-from forecasts.domains import parse_domains
-from forecasts.ingest import load_snapshot
-from forecasts.redis_server import _die_with_parent_preexec, _quote_config, find_server_binary
-from forecasts.redis_urls import parse_sentinel_url
-from forecasts.replication import ReplicatedRedis
+from forecasts.measure.domains import parse_domains
 from forecasts.settings import Settings, SettingsError
-from forecasts.store import Store
+from forecasts.storage import keys
+from forecasts.storage.connection import RedisUnavailable, client_for, open_redis
+from forecasts.storage.ingest import load_snapshot
+from forecasts.storage.redis_server import _die_with_parent_preexec, _quote_config, find_server_binary
+from forecasts.storage.redis_urls import parse_sentinel_url
+from forecasts.storage.replication import ReplicatedRedis
+from forecasts.storage.store import Store
 from jobs.http import Http
 from jobs.refresh import PullOutcome
 from jobs.schedule import Deps, JobSpec, build_sources, job_specs

@@ -43,14 +43,16 @@ from redis.retry import Retry
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from forecasts import deliveries, events, keys, outlook, subscriptions
-from forecasts.domains import load_domains, parse_domains
-from forecasts.events import Event, EventKind
-from forecasts.ingest import load_records, load_snapshot
-from forecasts.redis_server import _die_with_parent_preexec, _quote_config, find_server_binary
+from forecasts.activity import deliveries, events, subscriptions
+from forecasts.activity.events import Event, EventKind
+from forecasts.measure.domains import load_domains, parse_domains
+from forecasts.publishing import outlook
+from forecasts.records.snapshot import bundled_bytes
 from forecasts.settings import Settings
-from forecasts.snapshot import bundled_bytes
-from forecasts.store import Store
+from forecasts.storage import keys
+from forecasts.storage.ingest import load_records, load_snapshot
+from forecasts.storage.redis_server import _die_with_parent_preexec, _quote_config, find_server_binary
+from forecasts.storage.store import Store
 from jobs.alerts.deliver import Sender, deliver_due, plan
 from service import create_app
 from tests.conftest import FIXED_NOW, SMALL_DOMAINS, small_snapshot_bytes
@@ -250,7 +252,7 @@ class HookedRedis(redis.Redis):
 
 
 def hooked_store(url: str, point: str, hook: Callable[[], None]) -> tuple[Store, HookedRedis]:
-    # the same connection settings as forecasts.connection.client_for() with the default 5 s timeout
+    # the same connection settings as forecasts.storage.connection.client_for() with the default 5 s timeout
     client = HookedRedis(connection_pool=redis.ConnectionPool.from_url(url, socket_timeout=5, socket_connect_timeout=5,
                                                                        health_check_interval=30))
     client.point, client.hook = point, hook

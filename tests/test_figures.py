@@ -13,13 +13,13 @@ import pytest
 import redis
 from flask.testing import FlaskClient
 
-from forecasts import keys
-from forecasts.domains import FRESH_DAYS, load_domains
-from forecasts.figures import FIGURES, reproduce
-from forecasts.ingest import load_snapshot
+from forecasts.measure.domains import FRESH_DAYS, load_domains
+from forecasts.measure.figures import FIGURES, reproduce
+from forecasts.records.snapshot import bundled_bytes, parse_snapshot
 from forecasts.settings import Settings
-from forecasts.snapshot import bundled_bytes, parse_snapshot
-from forecasts.store import Store
+from forecasts.storage import keys
+from forecasts.storage.ingest import load_snapshot
+from forecasts.storage.store import Store
 from service import create_app
 from tests.conftest import FIXED_NOW
 

@@ -25,11 +25,11 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
-from forecasts import outlook
-from forecasts.domains import parse_domains
-from forecasts.ingest import load_snapshot
+from forecasts.measure.domains import parse_domains
+from forecasts.publishing import outlook
 from forecasts.settings import Settings
-from forecasts.store import Store
+from forecasts.storage.ingest import load_snapshot
+from forecasts.storage.store import Store
 from service import create_app
 from tests.conftest import FIXED_NOW, SMALL_DOMAINS, small_snapshot_bytes
 
@@ -50,7 +50,7 @@ def literal_only(host: Any, port: Any, family: int = 0, type: int = 0, proto: in
 
 
 class NoDnsSocket:
-    """The `socket` module as forecasts.subscriptions sees it, without DNS."""
+    """The `socket` module as forecasts.activity.subscriptions sees it, without DNS."""
 
     getaddrinfo = staticmethod(literal_only)
     gaierror = socket.gaierror
@@ -73,7 +73,7 @@ def fuzz_apps(redis_server: Any, tmp_path_factory: pytest.TempPathFactory) -> It
     domains_file.write_text(SMALL_DOMAINS, encoding="utf-8")
     clients = [redis.Redis.from_url(f"{redis_server.url}?db={db}") for db in (READ_DB, WRITE_DB)]
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("forecasts.subscriptions.socket", NoDnsSocket)
+        mp.setattr("forecasts.activity.subscriptions.socket", NoDnsSocket)
         yield (loaded_app(clients[0], domains_file, forecasts=True),
                loaded_app(clients[1], domains_file, forecasts=False))
     for c in clients:

@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from forecasts.gaps import BenchmarkGaps, Entry, GapStatus, effective_margin, month_ends
-from forecasts.model import Access, Benchmark
+from forecasts.measure.gaps import BenchmarkGaps, Entry, GapStatus, effective_margin, month_ends
+from forecasts.records.model import Access, Benchmark
 
 CL, OP = Access.CLOSED, Access.OPEN
 

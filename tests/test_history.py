@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 import redis
 
-from forecasts import keys
-from forecasts.domains import Domain
-from forecasts.gaps import BenchmarkGaps, GapStatus, entries_by_benchmark
-from forecasts.ingest import load_records, load_snapshot
-from forecasts.model import Access, Benchmark, Dataset, Model, Score, launch_month
-from forecasts.store import Store
+from forecasts.measure.domains import Domain
+from forecasts.measure.gaps import BenchmarkGaps, GapStatus, entries_by_benchmark
+from forecasts.records.model import Access, Benchmark, Dataset, Model, Score, launch_month
+from forecasts.storage import keys
+from forecasts.storage.ingest import load_records, load_snapshot
+from forecasts.storage.store import Store
 from jobs.sources.catalog import entries
 from tests.conftest import bench_dict, make_snapshot, model_dict
 

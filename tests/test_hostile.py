@@ -34,13 +34,13 @@ from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 
-from forecasts import outlook
-from forecasts.canonical import InvalidInput
-from forecasts.domains import Domain, parse_domains
-from forecasts.ingest import load_records, load_snapshot
+from forecasts.activity.source_status import RedisRequestCounter
+from forecasts.measure.domains import Domain, parse_domains
+from forecasts.publishing import outlook
+from forecasts.records.canonical import InvalidInput
 from forecasts.settings import Settings
-from forecasts.source_status import RedisRequestCounter
-from forecasts.store import Store
+from forecasts.storage.ingest import load_records, load_snapshot
+from forecasts.storage.store import Store
 from gapcast.cli import cli
 from jobs.http import Http, PullFailed, Response
 from jobs.refresh import run_pull

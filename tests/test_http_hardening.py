@@ -25,9 +25,9 @@ import pytest
 import redis
 import requests
 
-from forecasts.domains import parse_domains
-from forecasts.ingest import load_snapshot
-from forecasts.store import Store
+from forecasts.measure.domains import parse_domains
+from forecasts.storage.ingest import load_snapshot
+from forecasts.storage.store import Store
 from jobs.http import Http, PullFailed
 from tests.conftest import SMALL_DOMAINS, small_snapshot_bytes
 from tests.test_redis_auth import Secured, clean, secured  # noqa: F401 (fixtures: a real Redis with TLS)

@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 import redis
 
-from forecasts import keys
-from forecasts.canonical import InvalidInput
-from forecasts.domains import Domain
-from forecasts.ingest import load_records, load_snapshot, rebuild
-from forecasts.store import ConcurrentRefresh, Store, generation_seq
+from forecasts.measure.domains import Domain
+from forecasts.records.canonical import InvalidInput
+from forecasts.storage import keys
+from forecasts.storage.ingest import load_records, load_snapshot, rebuild
+from forecasts.storage.store import ConcurrentRefresh, Store, generation_seq
 
 HEADER = "model,organization,release_date,access,benchmark,score,stderr,source\n"
 

@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 import redis
 
-from forecasts import subscriptions
-from forecasts.reading import DEFAULT_MAX_INPUT_BYTES, InputTooLarge, read_file
+from forecasts.activity import subscriptions
+from forecasts.activity.subscriptions import SubscriptionError
+from forecasts.records.reading import DEFAULT_MAX_INPUT_BYTES, InputTooLarge, read_file
 from forecasts.settings import Settings, SettingsError
-from forecasts.subscriptions import SubscriptionError
 from jobs.http import Http, PullFailed
 
 BIN = Path(sys.executable).parent

@@ -25,15 +25,15 @@ import pytest
 import redis
 from werkzeug.serving import make_server
 
-from forecasts import keys
-from forecasts.canonical import InvalidInput, RawRecord, _check, load_json
-from forecasts.domains import load_domains
-from forecasts.ingest import load_records, load_snapshot, rebuild
-from forecasts.model import Access, Dataset
-from forecasts.names import canonical_id
+from forecasts.measure.domains import load_domains
+from forecasts.records.canonical import InvalidInput, RawRecord, _check, load_json
+from forecasts.records.model import Access, Dataset
+from forecasts.records.names import canonical_id
+from forecasts.records.snapshot import bundled_bytes
 from forecasts.settings import Settings
-from forecasts.snapshot import bundled_bytes
-from forecasts.store import ConcurrentRefresh, Store, StoreError, generation_seq
+from forecasts.storage import keys
+from forecasts.storage.ingest import load_records, load_snapshot, rebuild
+from forecasts.storage.store import ConcurrentRefresh, Store, StoreError, generation_seq
 from jobs.http import Http
 from jobs.refresh import run_pull
 from jobs.sources.canonical import CanonicalFeed
@@ -453,7 +453,7 @@ def test_a_rolled_back_store_is_reported_and_never_reuses_a_generation_id_a_clie
     """Redis loses its last writes (the AOF cut back to before the last refresh, after a SIGKILL): the store
     then serves an older generation. Before the fix the next refresh took the id of the lost one, so one ETag
     named two contents; now ids differ, and the rollback is one line at start-up and in /readyz."""
-    from forecasts.domains import parse_domains
+    from forecasts.measure.domains import parse_domains
 
     domains = parse_domains(SMALL_DOMAINS, "test domains")
     state = tmp_path / "data"
@@ -502,7 +502,7 @@ def test_generation_ids_differ_even_when_the_counter_and_the_live_generation_are
         store: Store, r: redis.Redis, small_snapshot: bytes) -> None:
     """Without a state folder (an external Redis) a rollback is not detected, but an id is still never handed
     out twice: its random part differs."""
-    from forecasts.domains import parse_domains
+    from forecasts.measure.domains import parse_domains
 
     domains = parse_domains(SMALL_DOMAINS, "test domains")
     first = load_snapshot(store, domains, small_snapshot, "s").generation

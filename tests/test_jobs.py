@@ -32,13 +32,15 @@ from flask.testing import FlaskClient
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from forecasts import events, keys, outlook, source_status
-from forecasts.connection import client_for
-from forecasts.domains import Domain, load_domains, parse_domains
-from forecasts.ingest import load_snapshot
+from forecasts.activity import events, source_status
+from forecasts.measure.domains import Domain, load_domains, parse_domains
+from forecasts.publishing import outlook
+from forecasts.records.snapshot import bundled_bytes
 from forecasts.settings import Settings
-from forecasts.snapshot import bundled_bytes
-from forecasts.store import Store, generation_seq
+from forecasts.storage import keys
+from forecasts.storage.connection import client_for
+from forecasts.storage.ingest import load_snapshot
+from forecasts.storage.store import Store, generation_seq
 from gapcast.cli import cli
 from jobs.http import Http
 from jobs.refresh import FAILING_AFTER, PullOutcome, forecast_pending, run_pull
@@ -439,10 +441,10 @@ def test_two_real_schedulers_on_one_redis_run_a_job_as_often_as_one_would(
 REFRESH = """
 import sys
 import redis
-from forecasts.domains import load_domains
-from forecasts.ingest import load_snapshot
-from forecasts.snapshot import bundled_bytes
-from forecasts.store import Store
+from forecasts.measure.domains import load_domains
+from forecasts.storage.ingest import load_snapshot
+from forecasts.records.snapshot import bundled_bytes
+from forecasts.storage.store import Store
 store, domains, raw = Store(redis.Redis.from_url(sys.argv[1])), load_domains(), bundled_bytes()
 print("ready", flush=True)
 load_snapshot(store, domains, raw, "killed refresh")

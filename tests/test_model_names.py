@@ -19,13 +19,13 @@ import redis
 from click.testing import CliRunner
 from flask.testing import FlaskClient
 
-from forecasts.canonical import InvalidInput
-from forecasts.domains import parse_domains
-from forecasts.ingest import load_records, load_snapshot
-from forecasts.names import styled_id
-from forecasts.organisations import organisation_table
+from forecasts.measure.domains import parse_domains
+from forecasts.records.canonical import InvalidInput
+from forecasts.records.names import styled_id
+from forecasts.records.organisations import organisation_table
 from forecasts.settings import Settings
-from forecasts.store import Store
+from forecasts.storage.ingest import load_records, load_snapshot
+from forecasts.storage.store import Store
 from gapcast.cli import cli
 from service import create_app
 from tests.conftest import FIXED_NOW, SMALL_DOMAINS, bench_dict, make_snapshot, model_dict
@@ -248,8 +248,8 @@ def test_a_store_without_country_fields_gets_them(store: Store) -> None:
 
 
 def test_by_organisation_keeps_each_class_of_its_own_labs() -> None:
-    from forecasts.organisations import by_organisation
-    from forecasts.snapshot import parse_snapshot
+    from forecasts.records.organisations import by_organisation
+    from forecasts.records.snapshot import parse_snapshot
 
     data = parse_snapshot(_old_and_new()[1]).data
     kept = by_organisation(data, closed_country="us", open_country="CN")

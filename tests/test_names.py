@@ -1,4 +1,4 @@
-"""Name normalisation and alias resolution (forecasts.names)."""
+"""Name normalisation and alias resolution (forecasts.records.names)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from forecasts.names import (
+from forecasts.records.names import (
     DATED,
     EXACT,
     LOOSE,
@@ -215,7 +215,7 @@ def test_configuration_tags_fold_into_the_model_name() -> None:
 
 
 def test_styled_id_is_lower_case_with_dots_and_iso_dates() -> None:
-    from forecasts.names import styled_id
+    from forecasts.records.names import styled_id
 
     assert styled_id("Claude-Opus-4-6") == "claude-opus-4.6"
     assert styled_id("llama-3-1-8b-instruct") == "llama-3.1-8b-instruct"
@@ -228,7 +228,7 @@ def test_styled_id_is_lower_case_with_dots_and_iso_dates() -> None:
 
 
 def test_a_date_suffix_stays_only_where_several_dated_versions_exist() -> None:
-    from forecasts.names import drop_lone_dates
+    from forecasts.records.names import drop_lone_dates
 
     ids = ["claude-opus-4.5-2025-11-01", "gpt-4o-2024-05-13", "gpt-4o-2024-11-20", "gpt-4-turbo-2024-04-09",
            "gemini-2.5-flash-preview-2025-09", "gemini-2.5-flash-preview-04-17"]
@@ -256,7 +256,7 @@ def test_a_date_suffix_stays_only_where_several_dated_versions_exist() -> None:
     ],
 )
 def test_licences_become_spdx_ids(text: str | None, spdx: str | None) -> None:
-    from forecasts.licences import spdx_licence
+    from forecasts.records.licences import spdx_licence
 
     assert spdx_licence(text) == spdx
     if spdx is not None:
@@ -265,7 +265,7 @@ def test_licences_become_spdx_ids(text: str | None, spdx: str | None) -> None:
 
 
 def test_organisation_countries_come_from_the_sourced_table() -> None:
-    from forecasts.organisations import OrganisationTableError, country_of, parse_table
+    from forecasts.records.organisations import OrganisationTableError, country_of, parse_table
 
     assert country_of("OpenAI") == "US" and country_of("DeepSeek") == "CN" and country_of("Mistral") == "FR"
     assert country_of("DeepSeek,Peking University") == "CN"                  # the first organisation's

@@ -26,11 +26,12 @@ from schemathesis import GenerationMode
 from schemathesis.checks import content_type_conformance, response_schema_conformance
 from werkzeug.serving import make_server
 
-from forecasts import events, outlook
-from forecasts.domains import parse_domains
-from forecasts.ingest import load_snapshot
+from forecasts.activity import events
+from forecasts.measure.domains import parse_domains
+from forecasts.publishing import outlook
 from forecasts.settings import Settings
-from forecasts.store import Store
+from forecasts.storage.ingest import load_snapshot
+from forecasts.storage.store import Store
 from service import create_app
 from tests.conftest import FIXED_NOW, SMALL_DOMAINS, small_snapshot_bytes
 

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from forecasts import outlook
-from forecasts.domains import Domain
-from forecasts.ingest import load_records, load_snapshot
-from forecasts.series import ModelName
-from forecasts.store import Store
+from forecasts.measure.domains import Domain
+from forecasts.publishing import outlook
+from forecasts.publishing.series import ModelName
+from forecasts.storage.ingest import load_records, load_snapshot
+from forecasts.storage.store import Store
 from gapcast.cli import cli
 
 FORECAST_KEYS = {"target", "kind", "metric", "as_of", "model", "horizon_months", "trajectory", "catch_up",

@@ -27,9 +27,9 @@ import pytest
 import redis
 from click.testing import CliRunner, Result
 
-from forecasts.domains import load_domains
-from forecasts.redis_server import _quote_config
+from forecasts.measure.domains import load_domains
 from forecasts.settings import Settings
+from forecasts.storage.redis_server import _quote_config
 from gapcast.cli import cli
 from service import create_app
 from tests.test_faults import HOST, RedisProcess, RedisStartError, free_port

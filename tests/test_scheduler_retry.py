@@ -18,11 +18,12 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
-from forecasts import keys, source_status
-from forecasts.domains import Domain, parse_domains
-from forecasts.ingest import load_snapshot
+from forecasts.activity import source_status
+from forecasts.measure.domains import Domain, parse_domains
 from forecasts.settings import Settings
-from forecasts.store import Store
+from forecasts.storage import keys
+from forecasts.storage.ingest import load_snapshot
+from forecasts.storage.store import Store
 from jobs.http import Http
 from jobs.schedule import Deps, JobSpec, build_sources, job_specs
 from jobs.scheduler import JobRunner, build

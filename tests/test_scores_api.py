@@ -14,11 +14,11 @@ import pytest
 import redis
 from flask.testing import FlaskClient
 
-from forecasts.domains import Domain, load_domains
-from forecasts.ingest import load_records, load_snapshot
+from forecasts.measure.domains import Domain, load_domains
+from forecasts.records.snapshot import bundled_bytes
 from forecasts.settings import Settings
-from forecasts.snapshot import bundled_bytes
-from forecasts.store import Store
+from forecasts.storage.ingest import load_records, load_snapshot
+from forecasts.storage.store import Store
 from service import create_app
 from tests.conftest import FIXED_NOW
 

@@ -15,8 +15,8 @@ import pytest
 import redis
 from click.testing import CliRunner
 
-from forecasts.redis_server import EmbeddedRedis
 from forecasts.settings import Settings, SettingsError
+from forecasts.storage.redis_server import EmbeddedRedis
 from gapcast.cli import cli
 
 GOOD_TOKEN = "tok-3f9a2b7c1d5e"

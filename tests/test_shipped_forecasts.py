@@ -16,11 +16,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from forecasts import keys, outlook
-from forecasts.domains import load_domains
 from forecasts.engine.publish import ENGINE_VERSION, calibration_digest, histories_of
-from forecasts.ingest import load_snapshot
-from forecasts.snapshot import (
+from forecasts.measure.domains import load_domains
+from forecasts.publishing import outlook
+from forecasts.records.snapshot import (
     ShippedForecasts,
     SnapshotError,
     bundled_bytes,
@@ -28,7 +27,9 @@ from forecasts.snapshot import (
     encode_forecasts,
     parse_forecasts,
 )
-from forecasts.store import Store
+from forecasts.storage import keys
+from forecasts.storage.ingest import load_snapshot
+from forecasts.storage.store import Store
 from gapcast.cli import cli
 from jobs.refresh import forecast_pending
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from forecasts.names import NameIndex
+from forecasts.records.names import NameIndex
 
 REPO = Path(__file__).resolve().parent.parent
 SNAPSHOT = REPO / "forecasts" / "data" / "snapshot.json.gz"

@@ -22,10 +22,10 @@ import pytest
 import requests
 import trustme
 
-from forecasts import deliveries, events, subscriptions
-from forecasts.events import Event, EventKind
-from forecasts.store import Store
-from forecasts.subscriptions import check_url, special_purpose
+from forecasts.activity import deliveries, events, subscriptions
+from forecasts.activity.events import Event, EventKind
+from forecasts.activity.subscriptions import check_url, special_purpose
+from forecasts.storage.store import Store
 from jobs.alerts.deliver import Sender, deliver_due, plan, send_test
 from jobs.http import TargetRefusedError
 

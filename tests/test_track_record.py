@@ -9,12 +9,13 @@ import pytest
 import redis
 from flask.testing import FlaskClient
 
-from forecasts import keys, outlook, track_record
-from forecasts.domains import parse_domains
-from forecasts.ingest import load_snapshot
+from forecasts.measure.domains import parse_domains
+from forecasts.publishing import outlook, track_record
+from forecasts.publishing.track_record import Entry
 from forecasts.settings import Settings
-from forecasts.store import Store
-from forecasts.track_record import Entry
+from forecasts.storage import keys
+from forecasts.storage.ingest import load_snapshot
+from forecasts.storage.store import Store
 from service import create_app
 from tests.conftest import FIXED_NOW, SMALL_DOMAINS, small_snapshot_bytes
 

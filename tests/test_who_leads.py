@@ -14,13 +14,13 @@ import redis
 from click.testing import CliRunner
 from flask.testing import FlaskClient
 
-from forecasts.domains import load_domains, parse_domains
-from forecasts.ingest import load_snapshot
-from forecasts.model import Model, Offer
+from forecasts.measure.domains import load_domains, parse_domains
+from forecasts.measure.views import FilterError, Filters, check_filters, filtered
+from forecasts.records.model import Model, Offer
+from forecasts.records.snapshot import bundled_bytes, parse_snapshot
 from forecasts.settings import Settings
-from forecasts.snapshot import bundled_bytes, parse_snapshot
-from forecasts.store import Store
-from forecasts.views import FilterError, Filters, check_filters, filtered
+from forecasts.storage.ingest import load_snapshot
+from forecasts.storage.store import Store
 from gapcast.cli import cli
 from service import create_app
 from tests.conftest import FIXED_NOW, SMALL_DOMAINS, bench_dict, make_snapshot, model_dict
@@ -270,9 +270,9 @@ def test_swap_on_a_rating_board_reads_the_current_board() -> None:
     """Arena-like benchmark: each score carries its rating snapshots. A model whose newest rating is older than
     the board's carry window is off the current board and is no candidate; the others are read, and dated,
     at the newest board."""
-    from forecasts.compute import benchmark_gaps
-    from forecasts.model import Access, Benchmark, Dataset, Score
-    from forecasts.views import swap
+    from forecasts.measure.compute import benchmark_gaps
+    from forecasts.measure.views import swap
+    from forecasts.records.model import Access, Benchmark, Dataset, Score
 
     bench = Benchmark.from_dict(bench_dict("elo", unit="Elo", min=0.0, max=None, tie_margin=5.0, saturation=None,
                                            scale=400.0))

@@ -19,7 +19,6 @@ from datetime import date
 
 import numpy as np
 
-from forecasts.domains import Domain, domain_at
 from forecasts.engine.candidates import FrontierModel
 from forecasts.engine.history import STATUS_CODE, TIED, BenchmarkHistory
 from forecasts.engine.origin import (
@@ -34,7 +33,8 @@ from forecasts.engine.origin import (
 )
 from forecasts.engine.paths import JointPaths, caught_up_within, retakes_within
 from forecasts.engine.transform import UnitClass
-from forecasts.gaps import BenchmarkGaps, month_ends
+from forecasts.measure.domains import Domain, domain_at
+from forecasts.measure.gaps import BenchmarkGaps, month_ends
 
 HORIZONS = (3, 6, 12)
 WINDOWS = (6, 12, 24)

@@ -14,7 +14,7 @@ from datetime import date
 import numpy as np
 
 from forecasts.engine.transform import Transform
-from forecasts.gaps import BenchmarkGaps, Frontier, GapPoint, GapStatus, month_ends
+from forecasts.measure.gaps import BenchmarkGaps, Frontier, GapPoint, GapStatus, month_ends
 
 #: Status codes used on sample paths (ordered as the domain aggregation orders them).
 LEADS, TIED, BEHIND, NO_DATA = -1, 0, 1, 2

@@ -14,12 +14,12 @@ from datetime import date
 
 import numpy as np
 
-from forecasts.domains import FRESH_DAYS, Domain
 from forecasts.engine.candidates import Chase, FrontierModel, Pools, Sawtooth, build_pools, gap_shares
 from forecasts.engine.history import NO_DATA, STATUS_CODE, BenchmarkHistory, Steps
 from forecasts.engine.paths import MID_MONTH_DAYS, JointPaths, benchmark_paths, future_month_days
-from forecasts.gaps import GapPoint, normalised_gap
-from forecasts.series import DAYS_PER_MONTH
+from forecasts.measure.domains import FRESH_DAYS, Domain
+from forecasts.measure.gaps import GapPoint, normalised_gap
+from forecasts.publishing.series import DAYS_PER_MONTH
 
 #: The largest post-release / pre-release lag ratio kept (a release cannot make open much further behind).
 MAX_LAG_RATIO = 1.5
@@ -215,7 +215,7 @@ def domain_members(domain: Domain, origins: Mapping[str, Origin], cutoff: date) 
 
 def domain_paths(domain: Domain, members: list[tuple[str, float]], paths: Mapping[str, JointPaths],
                  origins: Mapping[str, Origin]) -> JointPaths | None:
-    """A domain's paths aggregated from its members' paths (the formulas of :mod:`forecasts.domains`): the
+    """A domain's paths aggregated from its members' paths (the formulas of :mod:`forecasts.measure.domains`): the
     weighted mean of normalised gaps, the weighted median of lags and of statuses, over the members that
     count on each path and month (a member saturated on a path drops out of it). None without members."""
     live = [(b, w) for b, w in members if b in paths]
@@ -241,8 +241,8 @@ def normalised_gap_array(gap: np.ndarray, origin: Origin) -> np.ndarray:
 
 
 def weighted_median_along(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Lower weighted median over axis 0 of ``values`` ``(K, ...)`` (as :func:`forecasts.domains.weighted_median`);
-    NaN where every weight is zero."""
+    """Lower weighted median over axis 0 of ``values`` ``(K, ...)`` (as
+    :func:`forecasts.measure.domains.weighted_median`); NaN where every weight is zero."""
     order = np.argsort(values, axis=0, kind="stable")
     v = np.take_along_axis(values, order, axis=0)
     w = np.take_along_axis(weights, order, axis=0)

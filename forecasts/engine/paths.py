@@ -1,7 +1,7 @@
 """From sample paths of both frontiers to everything published: score gap, lag, status and catch-up.
 
 Per path and future month-end: the score gap ``C - O`` (oriented, benchmark unit), the lag exactly as
-:mod:`forecasts.gaps` defines it (the time since the closed frontier first rose clearly above where the open
+:mod:`forecasts.measure.gaps` defines it (the time since the closed frontier first rose clearly above where the open
 frontier is now; 0 when open is within the tie margin or leads), the status, and whether the benchmark is
 saturated. Catch-up is a run of at least :data:`CATCH_UP_RUN` consecutive month-ends with open within the
 tie margin or ahead: a touch is not a catch-up. Everything is vectorised over ``(paths, months)``.
@@ -46,7 +46,7 @@ class JointPaths:
 
 
 def status_codes(gap: np.ndarray, margin: float) -> np.ndarray:
-    """Status codes of oriented gaps against one tie margin (as :func:`forecasts.gaps.classify`)."""
+    """Status codes of oriented gaps against one tie margin (as :func:`forecasts.measure.gaps.classify`)."""
     return np.where(gap < -margin, LEADS, np.where(gap <= margin, TIED, BEHIND))
 
 

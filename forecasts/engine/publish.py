@@ -28,9 +28,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forecasts.catchup import CatchUp, LagTrend, LagVerdict
-from forecasts.compute import benchmark_gaps
-from forecasts.domains import Domain
 from forecasts.engine import backtest as bt
 from forecasts.engine.calibration import MIN_WIDTH, CalibrationState, calibrate, series_scores, widen
 from forecasts.engine.candidates import Chase, Flat, FrontierModel, Jumps, Sawtooth
@@ -38,10 +35,13 @@ from forecasts.engine.history import BEHIND, LEADS, STATUS_CODE, BenchmarkHistor
 from forecasts.engine.origin import domain_state
 from forecasts.engine.paths import JointPaths, caught_up_within, first_catch_up, retakes_within
 from forecasts.engine.transform import UnitClass
-from forecasts.model import Benchmark, Dataset
-from forecasts.published import HORIZON_MONTHS, Forecast, ForecastStatus, TrajectoryPoint
-from forecasts.series import DAYS_PER_MONTH, ModelName
-from forecasts.track_record import backtest_entries
+from forecasts.measure.compute import benchmark_gaps
+from forecasts.measure.domains import Domain
+from forecasts.publishing.catchup import CatchUp, LagTrend, LagVerdict
+from forecasts.publishing.published import HORIZON_MONTHS, Forecast, ForecastStatus, TrajectoryPoint
+from forecasts.publishing.series import DAYS_PER_MONTH, ModelName
+from forecasts.publishing.track_record import backtest_entries
+from forecasts.records.model import Benchmark, Dataset
 
 #: Bump when a change to the engine changes its output: forecast documents and calibrations are keyed by
 #: it, so a new engine refits everything instead of serving what the old one made.
@@ -66,7 +66,7 @@ class Calibration:
 
     state: CalibrationState
     scores: dict[tuple[str, str, str], dict[str, dict[str, Any]]]
-    #: the backtest's domain forecasts as track-record entries (forecasts.track_record, source "backtest")
+    #: the backtest's domain forecasts as track-record entries (forecasts.publishing.track_record, source "backtest")
     record: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:

@@ -17,13 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from forecasts.domains import Domain
 from forecasts.engine import backtest as bt
 from forecasts.engine.calibration import calibrate, coverage_table, probability_table
 from forecasts.engine.candidates import OPTIONAL_CANDIDATES, FrontierModel
 from forecasts.engine.publish import ALL_CANDIDATES, PUBLISHED, histories_of, published_model
 from forecasts.engine.transform import UnitClass
-from forecasts.model import Dataset
+from forecasts.measure.domains import Domain
+from forecasts.records.model import Dataset
 
 #: The rule: per unit class, the candidate with the lowest geometric mean (over benchmarks) of its 6-month
 #: lag MAE divided by the random walk's, on the tuning half.

@@ -5,7 +5,7 @@ remaining headroom. On ``u = -log(1 - p)`` with ``p = (level - min) / (max - min
 step of the same size wherever the frontier is, so jump sizes can be pooled across benchmarks and a path
 never crosses the ceiling. Elo and index scales move additively in their own unit (divided by the
 benchmark's ``scale`` so that benchmarks of one class pool); METR time horizons grow multiplicatively (log).
-Values here are *oriented* (higher is better), as in :mod:`forecasts.gaps`.
+Values here are *oriented* (higher is better), as in :mod:`forecasts.measure.gaps`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from forecasts.model import Benchmark
+from forecasts.records.model import Benchmark
 
 #: The share of a bounded benchmark's range beyond which the transform stops growing (u <= 5.3): a
 #: frontier at 99.5 % of the range has nothing left to forecast, and -log(0) is infinite.

@@ -21,10 +21,11 @@ from typing import Any
 
 import requests
 
-from forecasts import deliveries, events, keys, subscriptions
-from forecasts.deliveries import Delivery, DeliveryStatus
-from forecasts.store import Store
-from forecasts.subscriptions import Subscription
+from forecasts.activity import deliveries, events, subscriptions
+from forecasts.activity.deliveries import Delivery, DeliveryStatus
+from forecasts.activity.subscriptions import Subscription
+from forecasts.storage import keys
+from forecasts.storage.store import Store
 from jobs.alerts import messages
 from jobs.http import TargetRefusedError, deadline, mount_guarded, user_agent
 from jobs.lock import Lease

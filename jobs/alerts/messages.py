@@ -1,7 +1,7 @@
 """Alert messages: the events of one refresh as ONE message to one channel, and signed webhook bodies.
 
 `render(kind, events, dashboard_url=...)` turns the events of one refresh (dicts as returned by
-`forecasts.events.recent()`) into the JSON body of one message: a Slack incoming webhook (Block Kit
+`forecasts.activity.events.recent()`) into the JSON body of one message: a Slack incoming webhook (Block Kit
 `blocks` plus a plain `text` fallback), a Discord webhook (`embeds`, mentions disabled), a Microsoft Teams
 Workflows webhook (an Adaptive Card 1.4 in a `message` envelope) or a generic webhook (the event dicts
 themselves). Pure functions, no I/O.
@@ -46,7 +46,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from forecasts.domains import DOMAIN_UNIT
+from forecasts.measure.domains import DOMAIN_UNIT
 
 # The receiver snippet of the module docstring, verbatim (tests execute it; the README copies it).
 VERIFY_RECIPE = '''\

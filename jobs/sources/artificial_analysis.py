@@ -27,7 +27,7 @@ Contract, beyond `jobs.sources.base`:
 * **Prices and speed.** `parse_offers(body, day)` reads each model's `pricing` (USD per million tokens:
   `price_1m_blended_3_to_1`, `price_1m_input_tokens`, `price_1m_output_tokens`; the blend computed 3:1 when
   null) and output speed (API: `median_output_tokens_per_second`; web payload: `speed.output_tokens_per_second`)
-  into `forecasts.model.Offer`s keyed by model name, dated by the web payload's `meta.fetched_at` or else
+  into `forecasts.records.model.Offer`s keyed by model name, dated by the web payload's `meta.fetched_at` or else
   `day`. A negative, non-finite or non-numeric figure is left out (counted in `invalid_figures`). `pull`
   reports `priced_models` in `Pull.info`; the payload kept with the pull is what `parse_offers` reads.
 """
@@ -42,8 +42,8 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
-from forecasts.canonical import load_json
-from forecasts.model import Exclusion, Offer, blended_price
+from forecasts.records.canonical import load_json
+from forecasts.records.model import Exclusion, Offer, blended_price
 from jobs.http import Http, PullFailed
 from jobs.sources.base import Pull, SourceRecord
 from jobs.sources.catalog import entries

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from forecasts.model import Exclusion
+from forecasts.records.model import Exclusion
 from jobs.http import Http
 
 

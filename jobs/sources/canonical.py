@@ -1,6 +1,6 @@
-"""A feed in gapcast's canonical score format (CSV or JSON, see forecasts.canonical), from a URL or a file.
+"""A feed in gapcast's canonical score format (CSV or JSON, see forecasts.records.canonical), from a URL or a file.
 
-Decoding and column checks are `forecasts.canonical.parse`'s: a structural fault (empty, binary, not JSON,
+Decoding and column checks are `forecasts.records.canonical.parse`'s: a structural fault (empty, binary, not JSON,
 missing or unknown columns, a ragged row) fails the pull with `bad_format` and its first problems. Each
 record is then converted on its own: one with a bad field is rejected (`invalid_score`, `invalid_date`,
 `invalid_access`, `missing_field`, `unknown_benchmark`) with its line/record and field in the detail, and
@@ -19,9 +19,9 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
-from forecasts.canonical import InvalidInput, Problem, RawRecord, parse, parse_date, parse_number
-from forecasts.model import Exclusion
-from forecasts.reading import InputTooLarge, read_file
+from forecasts.records.canonical import InvalidInput, Problem, RawRecord, parse, parse_date, parse_number
+from forecasts.records.model import Exclusion
+from forecasts.records.reading import InputTooLarge, read_file
 from jobs.http import Http, PullFailed
 from jobs.sources.base import Pull, SourceRecord
 from jobs.sources.catalog import entries

@@ -13,7 +13,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from forecasts.model import launch_month
+from forecasts.records.model import launch_month
 
 
 @cache

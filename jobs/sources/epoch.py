@@ -20,7 +20,7 @@ Contract, beyond `jobs.sources.base`:
 * **Records.** For each catalogue entry with `source = "epoch-hub"`: score = `column` x `value_factor`,
   stderr = `stderr_column` x `stderr_factor` or the `stderr_ci` 95 % interval / (2 x 1.96); release date and
   organisation from the row, else from the model table. `model` is the `Model version` with Epoch's effort
-  suffix stripped (`forecasts.names.strip_effort`: `o3-2025-04-16_high` -> `o3-2025-04-16`); `source` is
+  suffix stripped (`forecasts.records.names.strip_effort`: `o3-2025-04-16_high` -> `o3-2025-04-16`); `source` is
   `epoch-hub:<file>#<Model version>`. Per (model, benchmark) the best score is kept.
 * **Rejections** (`Pull.rejected`, source `epoch-hub`, record `<file>#<version>[@<row id>]`): blank
   `Model version` -> `unmatched`; accessibility `Unreleased` -> `unreleased`; a blank, non-numeric or
@@ -47,8 +47,8 @@ from datetime import date
 from pathlib import PurePosixPath
 from typing import Any
 
-from forecasts.model import Exclusion
-from forecasts.names import strip_effort
+from forecasts.records.model import Exclusion
+from forecasts.records.names import strip_effort
 from jobs.http import Http, PullFailed
 from jobs.sources.base import Pull, SourceRecord
 from jobs.sources.catalog import entries

@@ -10,13 +10,13 @@ The format is told from the content, not the URL:
   the catalogued benchmark whose `daily` is `meta.leaderboard` (`text` -> `arena-text-overall`, `code` ->
   `arena-webdev`, ...); stderr = ci / z95; access from `license`. Every record carries `as_of`, the day of
   `meta.fetched_at` (else `meta.last_updated`): the merge adds it to the score's rating history, so each
-  day's file extends the one continuous series of its board (forecasts/ratings.py), never a new benchmark.
+  day's file extends the one continuous series of its board (forecasts/measure/ratings.py), never a new benchmark.
 * fboulnois CSV, `rank,model,arena_elo|arena_score,95_pct_ci,votes,organization,license,...`: the overall text
   benchmark (catalogued category `full`); stderr from `+a/-b` as (a + b) / (2 z95).
 
 Arena publishes no release dates: every record has `release_date=None` and only counts for a stored model.
 The arena-catalog file and the fboulnois CSV carry no snapshot date either (`as_of=None`): on a benchmark
-whose scores hold a rating history they change nothing (forecasts/ratings.py `extend_history`), since an
+whose scores hold a rating history they change nothing (forecasts/measure/ratings.py `extend_history`), since an
 undated file cannot say which board it is; only dated files (arena.ai daily) extend an Arena series.
 
 Validators: the main URL's as `etag` / `last_modified`, the licences URL's as `licences_etag` /
@@ -34,8 +34,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from forecasts.canonical import load_json
-from forecasts.model import Exclusion
+from forecasts.records.canonical import load_json
+from forecasts.records.model import Exclusion
 from jobs.http import Http, PullFailed, Response
 from jobs.sources.base import Pull, SourceRecord
 from jobs.sources.catalog import entries

@@ -8,8 +8,8 @@ from typing import Any
 from flask import Response, current_app
 from marshmallow import Schema, fields, validate
 
-from forecasts import deliveries, subscriptions
-from forecasts.canonical import DuplicateKeys, load_json
+from forecasts.activity import deliveries, subscriptions
+from forecasts.records.canonical import DuplicateKeys, load_json
 from service.errors import ApiError, NotFound
 from service.http import json_body, json_response, store
 from service.views.params import Blueprint, NoQuery

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Response
 
-from forecasts import keys
+from forecasts.storage import keys
 from service.forecast_docs import forecast_bytes
 from service.http import csv_response, current, etag_matches, json_response, not_modified, store
 from service.views.params import Blueprint, FormatQuery

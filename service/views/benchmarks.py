@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Response
 
-from forecasts import keys
+from forecasts.storage import keys
 from service.credit import benchmark_credit, providers
 from service.errors import NotFound
 from service.forecast_docs import forecast_bytes

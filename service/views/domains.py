@@ -9,9 +9,10 @@ from typing import Any
 from flask import Response
 from marshmallow import Schema, fields, validate
 
-from forecasts import keys, track_record
-from forecasts.freshness import overdue
-from forecasts.views import Filters
+from forecasts.measure.views import Filters
+from forecasts.publishing import track_record
+from forecasts.publishing.freshness import overdue
+from forecasts.storage import keys
 from service import who_leads
 from service.charts import gap_chart, gap_title
 from service.errors import BadRequest, NotFound, error_response

@@ -1,4 +1,5 @@
-"""`GET /v1/events.atom`: the change events (forecasts/events.py) as an Atom feed (RFC 4287) for feed readers."""
+"""`GET /v1/events.atom`: the change events (forecasts/activity/events.py) as an Atom feed (RFC 4287) for feed
+readers."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from xml.etree import ElementTree as ET
 from flask import Response, current_app, request
 from marshmallow import Schema, fields, validate
 
-from forecasts import events, keys
+from forecasts.activity import events
+from forecasts.storage import keys
 from service.credit import providers
 from service.http import CACHE_CONTROL, etag_matches, store
 from service.views.params import Blueprint

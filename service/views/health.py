@@ -8,8 +8,8 @@ from typing import Any
 import redis
 from flask import Response, current_app
 
-from forecasts.freshness import generation_freshness
-from forecasts.outlook import pending
+from forecasts.publishing.freshness import generation_freshness
+from forecasts.publishing.outlook import pending
 from service.errors import error_response
 from service.http import json_response, store
 from service.views.params import Blueprint, NoQuery

@@ -14,8 +14,8 @@ from typing import Any
 
 from flask import Response, request
 
-from forecasts import keys
-from forecasts.organisations import country_of
+from forecasts.records.organisations import country_of
+from forecasts.storage import keys
 from service.errors import NotFound
 from service.http import csv_response, current, etag_matches, json_response, not_modified, store
 from service.views.params import Blueprint, ModelsQuery, NoQuery

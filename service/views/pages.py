@@ -9,9 +9,10 @@ from typing import Any
 from flask import Response, current_app
 from marshmallow import Schema, fields, validate
 
-from forecasts import keys, track_record
-from forecasts.freshness import generation_freshness, overdue
-from forecasts.views import Filters
+from forecasts.measure.views import Filters
+from forecasts.publishing import track_record
+from forecasts.publishing.freshness import generation_freshness, overdue
+from forecasts.storage import keys
 from service import who_leads
 from service.charts import CARD_CSS, SUMMARY_CSS, SummaryRow, domain_card, summary_table, track_record_table
 from service.credit import footer_html
@@ -154,7 +155,7 @@ def _card(gen: str, row: dict[str, Any], series: list[dict[str, Any]], forecast:
 
 
 def _track_record(gen: str, rows: list[dict[str, Any]], series: dict[str, list[dict[str, Any]]]) -> str:
-    """The track-record section, read through forecasts.track_record as `GET /v1/track-record` does: the
+    """The track-record section, read through forecasts.publishing.track_record as `GET /v1/track-record` does: the
     backtest and the live entries scored apart, so each figure is labelled with where it comes from."""
     r = store().r
     domains = [row["domain"] for row in rows]

@@ -6,9 +6,9 @@ import hmac
 
 from flask import Response, current_app, request
 
-from forecasts.canonical import InvalidInput
-from forecasts.ingest import load_records
-from forecasts.store import ConcurrentRefresh, StoreBusy
+from forecasts.records.canonical import InvalidInput
+from forecasts.storage.ingest import load_records
+from forecasts.storage.store import ConcurrentRefresh, StoreBusy
 from service.errors import ApiError, error_response
 from service.http import json_body, json_response, store
 from service.views.params import Blueprint

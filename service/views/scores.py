@@ -9,7 +9,7 @@ from typing import Any
 from flask import Response
 from marshmallow import fields, validate
 
-from forecasts import keys
+from forecasts.storage import keys
 from service.credit import provider_of_source
 from service.errors import BadRequest
 from service.http import csv_response, current, etag_matches, json_response, not_modified, page_links, store

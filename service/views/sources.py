@@ -7,7 +7,7 @@ from typing import Any
 from flask import Response, current_app
 from marshmallow import Schema, fields, validate
 
-from forecasts import events, source_status
+from forecasts.activity import events, source_status
 from service.credit import catalogued_sources, providers
 from service.http import json_response, store
 from service.views.params import Blueprint, NoQuery

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Response
 from marshmallow import Schema, fields, validate
 
-from forecasts.views import SWAP_UNIT, swap
+from forecasts.measure.views import SWAP_UNIT, swap
 from service import who_leads
 from service.errors import BadRequest
 from service.forecast_docs import data_freshness

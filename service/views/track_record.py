@@ -7,7 +7,8 @@ from typing import Any
 from flask import Response
 from marshmallow import Schema, fields, validate
 
-from forecasts import keys, track_record
+from forecasts.publishing import track_record
+from forecasts.storage import keys
 from service.errors import NotFound
 from service.http import current, json_response, store
 from service.views.params import Blueprint

@@ -52,8 +52,8 @@ def bare_app(redis_url: str, key: str) -> Any:
 
     from flask import Flask, Response
 
-    from forecasts.connection import client_for
     from forecasts.settings import Settings
+    from forecasts.storage.connection import client_for
     from service import API_SOCKET_TIMEOUT_S
 
     settings = Settings.from_env({"GAPCAST_REDIS_URL": redis_url})
@@ -265,11 +265,12 @@ def prepare_data(redis_url: str) -> str:
 
     import redis
 
-    from forecasts import keys, outlook
-    from forecasts.domains import load_domains
-    from forecasts.ingest import load_snapshot
-    from forecasts.snapshot import bundled_bytes
-    from forecasts.store import Store
+    from forecasts.measure.domains import load_domains
+    from forecasts.publishing import outlook
+    from forecasts.records.snapshot import bundled_bytes
+    from forecasts.storage import keys
+    from forecasts.storage.ingest import load_snapshot
+    from forecasts.storage.store import Store
 
     client = redis.Redis.from_url(redis_url)
     try:
@@ -345,7 +346,7 @@ def started_servers(redis_url: str, key: str, args: argparse.Namespace, tmp: Pat
 
 
 def bench(args: argparse.Namespace) -> None:
-    from forecasts.redis_server import EmbeddedRedis
+    from forecasts.storage.redis_server import EmbeddedRedis
 
     with tempfile.TemporaryDirectory(prefix="gapcast-bench-api-") as name, EmbeddedRedis(Path(name) / "redis") as rs:
         key = prepare_data(rs.url)

@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from forecasts.redis_server import EmbeddedRedis
+from forecasts.storage.redis_server import EmbeddedRedis
 
 BIN = Path(sys.executable).parent
 HEADER = "model,organization,release_date,access,benchmark,score,stderr,source\n"

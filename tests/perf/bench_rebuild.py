@@ -26,12 +26,12 @@ from pathlib import Path
 
 import redis
 
-from forecasts import outlook
-from forecasts.domains import Domain, load_domains
-from forecasts.ingest import load_records, load_snapshot
-from forecasts.redis_server import EmbeddedRedis
-from forecasts.snapshot import bundled_bytes
-from forecasts.store import Store
+from forecasts.measure.domains import Domain, load_domains
+from forecasts.publishing import outlook
+from forecasts.records.snapshot import bundled_bytes
+from forecasts.storage.ingest import load_records, load_snapshot
+from forecasts.storage.redis_server import EmbeddedRedis
+from forecasts.storage.store import Store
 
 RELEASE = [{"model": "bench-open-model", "organization": "BenchOrg", "release_date": "2026-07-09",
             "access": "open", "benchmark": "epoch-gpqa-diamond", "score": 61.5}]

@@ -32,12 +32,12 @@ from typing import Any
 
 import redis
 
-from forecasts import outlook
-from forecasts.domains import Domain, load_domains
-from forecasts.ingest import load_snapshot
-from forecasts.redis_server import EmbeddedRedis
-from forecasts.snapshot import bundled_bytes
-from forecasts.store import Store
+from forecasts.measure.domains import Domain, load_domains
+from forecasts.publishing import outlook
+from forecasts.records.snapshot import bundled_bytes
+from forecasts.storage.ingest import load_snapshot
+from forecasts.storage.redis_server import EmbeddedRedis
+from forecasts.storage.store import Store
 from jobs.http import Http
 from jobs.refresh import forecast_pending, run_pull
 from jobs.schedule import FORECAST_EVERY_S

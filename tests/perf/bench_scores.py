@@ -18,12 +18,12 @@ from pathlib import Path
 
 import redis
 
-from forecasts.domains import load_domains
-from forecasts.ingest import load_snapshot
-from forecasts.redis_server import EmbeddedRedis
+from forecasts.measure.domains import load_domains
+from forecasts.records.snapshot import bundled_bytes
 from forecasts.settings import Settings
-from forecasts.snapshot import bundled_bytes
-from forecasts.store import Store
+from forecasts.storage.ingest import load_snapshot
+from forecasts.storage.redis_server import EmbeddedRedis
+from forecasts.storage.store import Store
 from service import create_app
 
 URLS = ["/v1/domains", "/v1/scores", "/v1/scores?limit=5000", "/v1/scores?limit=5000&format=csv",

@@ -226,7 +226,7 @@ def report(result: MixedResult, bare: Any, log: RssLog, args: argparse.Namespace
 
 
 def run(args: argparse.Namespace) -> None:
-    from forecasts.redis_server import EmbeddedRedis
+    from forecasts.storage.redis_server import EmbeddedRedis
 
     with tempfile.TemporaryDirectory(prefix="gapcast-soak-") as name, EmbeddedRedis(Path(name) / "redis") as rs:
         print("loading the bundled snapshot and computing the coding forecasts ...", flush=True)

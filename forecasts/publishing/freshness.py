@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from forecasts import keys
-from forecasts.model import Dataset, Score
-from forecasts.store import Store
+from forecasts.records.model import Dataset, Score
+from forecasts.storage import keys
+from forecasts.storage.store import Store
 
 DAY_S = 86400.0
 #: Score.source prefixes (before the first ':') of the pulled sources; anything else came in in the canonical

@@ -1,6 +1,6 @@
 """Commits that must survive a failover wait for replicas (`WAIT numreplicas timeout`).
 
-`forecasts.connection.client_for` returns a `ReplicatedRedis` when `GAPCAST_REDIS_MIN_REPLICAS` is above 0
+`forecasts.storage.connection.client_for` returns a `ReplicatedRedis` when `GAPCAST_REDIS_MIN_REPLICAS` is above 0
 (by default with a Sentinel URL). After a generation's MULTI/EXEC, the store calls `confirm_replicated`:
 
 1. a small script writes `gapcast:replicated` (the generation id) on the server that holds the commit,
@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 import redis
 
-from forecasts import keys
-from forecasts.store import StoreError
+from forecasts.storage import keys
+from forecasts.storage.store import StoreError
 
 # Mark the commit as replicated, only on a server that has it (the `generations` sorted set lists it).
 _MARK = """

@@ -10,8 +10,8 @@ from typing import Any
 
 import pandas as pd
 
-from forecasts.catchup import UNKNOWN_CATCH_UP, CatchUp, LagTrend
-from forecasts.series import ModelName, SeriesSpec
+from forecasts.publishing.catchup import UNKNOWN_CATCH_UP, CatchUp, LagTrend
+from forecasts.publishing.series import ModelName, SeriesSpec
 
 #: Months forecast after the origin.
 HORIZON_MONTHS = 36

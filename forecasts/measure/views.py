@@ -3,13 +3,13 @@
 - `filtered(data, filters)`: the dataset a frontier view by organisation / country is computed from. The
   closed side keeps only the closed models matching the closed filters, the open side only the open models
   matching the open filters; everything downstream (frontiers, tie margins, freshness, domain aggregation) is
-  the unchanged `forecasts.compute.derive` run on it.
+  the unchanged `forecasts.measure.compute.derive` run on it.
 - `frontier_moves(...)` / `movers(...)`: every time an open model became the open leader on one of a
   domain's benchmarks, and the share of those moves made by each country, per year.
 - `swap(...)`: the open models within a gap of the closed leader on one benchmark, with their API prices and
   speed (`Model.offer`), sorted by price, and how many times cheaper the cheapest one is.
 
-Organisations match as `forecasts.organisations.by_organisation` matches them: through the table
+Organisations match as `forecasts.records.organisations.by_organisation` matches them: through the table
 forecasts/data/organisations.toml (a name or alias of one row is one lab, case-insensitive), else by name.
 """
 
@@ -24,11 +24,11 @@ from datetime import date
 from importlib import resources
 from typing import Any
 
-from forecasts.domains import Domain
-from forecasts.gaps import BenchmarkGaps, normalised_gap
-from forecasts.model import Access, Dataset, Model, Score
-from forecasts.organisations import by_organisation
-from forecasts.ratings import MAX_CARRY_DAYS
+from forecasts.measure.domains import Domain
+from forecasts.measure.gaps import BenchmarkGaps, normalised_gap
+from forecasts.measure.ratings import MAX_CARRY_DAYS
+from forecasts.records.model import Access, Dataset, Model, Score
+from forecasts.records.organisations import by_organisation
 
 __all__ = ["FilterError", "Filters", "check_filters", "display_org", "filtered", "frontier_moves", "movers",
            "swap"]
@@ -49,7 +49,7 @@ class FilterError(ValueError):
 @dataclass(frozen=True)
 class Filters:
     """Frontier filters: ISO 3166-1 alpha-2 country codes and organisation names, per side; None = no filter
-    on that side. Matching is `forecasts.organisations.by_organisation`'s."""
+    on that side. Matching is `forecasts.records.organisations.by_organisation`'s."""
 
     closed_country: str | None = None
     open_country: str | None = None
@@ -125,7 +125,7 @@ def check_filters(data: Dataset, raw: Filters) -> Filters:
 
 def filtered(data: Dataset, filters: Filters) -> Dataset:
     """The models of `data` matching `filters` (each class by its own side's filters), their scores, and every
-    benchmark (`forecasts.organisations.by_organisation`). Pure: `data` is not changed."""
+    benchmark (`forecasts.records.organisations.by_organisation`). Pure: `data` is not changed."""
     return by_organisation(data, **filters.to_dict())
 
 
@@ -226,7 +226,7 @@ def swap(data: Dataset, bg: BenchmarkGaps, max_gap: float) -> dict[str, Any]:
             continue
         value, rated = _value_at(s, end)
         if s.history and (rated is None or (end - date.fromisoformat(rated)).days > MAX_CARRY_DAYS):
-            continue  # off the board current at `end`, as the rating frontier sees it (forecasts.ratings)
+            continue  # off the board current at `end`, as the rating frontier sees it (forecasts.measure.ratings)
         gap = normalised_gap(sign * (leader.score - value), bench)
         if gap <= max_gap + 1e-9:
             rows.append(_entry(data, m_id, value, bench.id, round(gap, 4), rated))

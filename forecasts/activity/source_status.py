@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from forecasts import keys
 from forecasts.settings import Settings
-from forecasts.store import Store
+from forecasts.storage import keys
+from forecasts.storage.store import Store
 
 BACKOFF_BASE_S = 60  # first retry after a failure; doubles with each consecutive failure
 SOURCE_IDS = ("epoch-hub", "artificial-analysis", "lmarena", "canonical")

@@ -32,7 +32,7 @@ Design, and why:
   still wants it (killed, crashed, OOM) is restarted on the same AOF files and socket, at once the
   first time and then with exponential backoff (``RESTART_BACKOFF_*``) while it keeps dying young,
   with a WARNING line when it dies and one when it is back. Clients reconnect by themselves
-  (forecasts/connection.py).
+  (forecasts/storage/connection.py).
   Attached processes never restart a server: the owner does, or nobody (the owner exited).
 * **Durability**: ``appendfsync always`` by default, so a write the server acknowledged was written
   and fsynced to the AOF before its reply: it survives the server being SIGKILLed and the machine

@@ -28,10 +28,10 @@ from typing import Any
 
 import numpy as np
 
-from forecasts import keys
 from forecasts.engine.history import STATUS_CODE
 from forecasts.engine.paths import caught_up_within
-from forecasts.gaps import GapStatus
+from forecasts.measure.gaps import GapStatus
+from forecasts.storage import keys
 
 HORIZONS = (3, 6, 12)
 WINDOWS = (6, 12, 24)

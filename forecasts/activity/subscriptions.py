@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from forecasts import keys
-from forecasts.events import EventKind
-from forecasts.reading import read_file
+from forecasts.activity.events import EventKind
+from forecasts.records.reading import read_file
 from forecasts.settings import SECRET_FILE_MAX_BYTES
-from forecasts.store import Store
+from forecasts.storage import keys
+from forecasts.storage.store import Store
 
 KINDS = ("slack", "discord", "teams", "webhook")
 MAX_URL_LENGTH = 2048

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from forecasts import robustness
-from forecasts.domains import DOMAIN_UNIT, FRESH_DAYS, Domain, domain_series
-from forecasts.gaps import BenchmarkGaps, GapStatus, entries_by_benchmark, month_ends
-from forecasts.model import Dataset
+from forecasts.measure import robustness
+from forecasts.measure.domains import DOMAIN_UNIT, FRESH_DAYS, Domain, domain_series
+from forecasts.measure.gaps import BenchmarkGaps, GapStatus, entries_by_benchmark, month_ends
+from forecasts.records.model import Dataset
 
 ROBUSTNESS_START = date(2023, 1, 1)  # the split's monthly series starts here (Ihle et al.'s data: 2023 on)
 
@@ -64,7 +64,7 @@ def _domain_months(dom: Domain, gaps: dict[str, BenchmarkGaps]) -> list[date]:
 
 
 def robustness_of(data: Dataset) -> dict[str, Any]:
-    """The public vs held-out split of every benchmark in `data` (see `forecasts.robustness.robustness`),
+    """The public vs held-out split of every benchmark in `data` (see `forecasts.measure.robustness.robustness`),
     monthly from `ROBUSTNESS_START` to the newest data; `{}` for a dataset without scores."""
     gaps = benchmark_gaps(data)
     ends = [g.data_end for g in gaps.values() if g.data_end is not None]

@@ -7,7 +7,7 @@ carries its `history`: one `(as_of, value, stderr)` per snapshot that rated the 
 ascending by `as_of`, ISO dates; the newest one is also the score's `value`/`stderr`).
 
 At a date `t` the benchmark is seen through the snapshot current at `t` (the newest `as_of <= t`). A model
-counts at `t` when its score counts (effective date <= t, see forecasts.gaps) and some snapshot with
+counts at `t` when its score counts (effective date <= t, see forecasts.measure.gaps) and some snapshot with
 `as_of <= t` rated it; its rating at `t` is the one from the newest such snapshot, provided that snapshot
 is at most `MAX_CARRY_DAYS` older than the current one. The carry fills what one snapshot leaves out
 (arena.ai daily files hold only the top 20-71 models, so the open leader is missing on some days; deprecated
@@ -28,10 +28,10 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
-from forecasts.model import Access, Benchmark, Score
+from forecasts.records.model import Access, Benchmark, Score
 
-if TYPE_CHECKING:  # forecasts.gaps imports this module lazily; the types only matter to mypy
-    from forecasts.gaps import Entry, GapPoint, Leader
+if TYPE_CHECKING:  # forecasts.measure.gaps imports this module lazily; the types only matter to mypy
+    from forecasts.measure.gaps import Entry, GapPoint, Leader
 
 #: How much older than the current snapshot a model's newest rating may be and still count (days). 120
 #: bridges the longest real gap between stored snapshots (2025-12-17 catalogue -> 2026-03-19 daily files,
@@ -136,7 +136,7 @@ class RatingHistory:
 
     def at(self, t: date, saturated: bool) -> GapPoint:
         """The benchmark's gap point at `t` from the snapshot current at `t` (see the module docstring)."""
-        from forecasts.gaps import GapPoint, GapStatus, classify, effective_margin
+        from forecasts.measure.gaps import GapPoint, GapStatus, classify, effective_margin
 
         seen = self.view(t)
         closed = self._best(s for s in seen if s.model.access is Access.CLOSED)
@@ -161,7 +161,7 @@ class RatingHistory:
 
 
 def _leader(s: Seen | None) -> Leader | None:
-    from forecasts.gaps import Leader
+    from forecasts.measure.gaps import Leader
 
     if s is None:
         return None

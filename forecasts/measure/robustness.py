@@ -4,7 +4,7 @@ The threshold-crossing lag is Ihle et al.'s metric ("How far behind are open mod
 data): on a grid of score thresholds, the clock starts the day the closed frontier first reaches a
 threshold and stops the day the open frontier does. Each (benchmark, threshold) pair gives one *crossing*,
 placed at the open crossing date (the backward-looking view: "the best open model today does what closed
-did N months ago"). It complements the horizontal lag of `forecasts.gaps`, which asks how long closed has
+did N months ago"). It complements the horizontal lag of `forecasts.measure.gaps`, which asks how long closed has
 been *clearly* ahead of today's open level and so depends on the tie margin; a crossing needs no margin.
 
 Rules, as Ihle et al. state them:
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from forecasts.gaps import BenchmarkGaps, Frontier, month_ends
+from forecasts.measure.gaps import BenchmarkGaps, Frontier, month_ends
 
 THRESHOLD_STEP_SHARE = 0.05  # thresholds every 5 % of the scale (Ihle et al.: "usually just every 5 %")
 LOG_STEP = 0.5  # on a log-scale unit: every half doubling

@@ -13,8 +13,8 @@ import tomllib
 from importlib import resources
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # forecasts.model imports this module (country_of): the types only, at check time
-    from forecasts.model import Dataset, Model
+if TYPE_CHECKING:  # forecasts.records.model imports this module (country_of): the types only, at check time
+    from forecasts.records.model import Dataset, Model
 
 __all__ = ["OrganisationTableError", "by_organisation", "country_of", "organisation_table"]
 
@@ -89,7 +89,10 @@ def by_organisation(data: Dataset, *, closed_country: str | None = None, open_co
     """`data` with only the closed models of `closed_country` / `closed_org` and the open models of
     `open_country` / `open_org` (a filter left None keeps its whole class), and their scores: the frontiers of
     "US closed vs Chinese open" or "OpenAI vs Meta". Countries are ISO 3166-1 alpha-2 (case-insensitive)."""
-    from forecasts.model import Access, Dataset  # here, not at the top: forecasts.model imports this module
+    from forecasts.records.model import (  # here, not at the top: forecasts.records.model imports this module
+        Access,
+        Dataset,
+    )
 
     def keep(m: Model) -> bool:
         country, org = (closed_country, closed_org) if m.access is Access.CLOSED else (open_country, open_org)

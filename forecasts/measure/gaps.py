@@ -24,7 +24,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
-from forecasts.model import Access, Benchmark, Dataset
+from forecasts.records.model import Access, Benchmark, Dataset
 
 # One-sided 95% test: closed is "clearly ahead" only when its lead exceeds 1.645 standard errors of the
 # difference (and the configured tie margin, which stays the floor when errors are tiny or unknown).
@@ -207,8 +207,8 @@ class BenchmarkGaps:
         self.entry_dates = sorted(e.effective_date for e in entries)  # when each score started to count
         self.data_end = self.entry_dates[-1] if self.entry_dates else None
         # Rating-history benchmarks (Arena): `at` sees each date through the snapshot current then, and
-        # the data runs to the newest snapshot (forecasts/ratings.py). None for every other benchmark.
-        from forecasts.ratings import RatingHistory  # lazily: ratings builds this module's GapPoints
+        # the data runs to the newest snapshot (forecasts/measure/ratings.py). None for every other benchmark.
+        from forecasts.measure.ratings import RatingHistory  # lazily: ratings builds this module's GapPoints
         self.ratings = RatingHistory.build(bench, entries)
         if self.ratings is not None and self.ratings.last_snapshot is not None:
             self.data_end = max(self.data_end or self.ratings.last_snapshot, self.ratings.last_snapshot)

@@ -4,7 +4,7 @@ A refresh writes a complete new generation under fresh keys (invisible to reader
 switches `gapcast:generation` to it in one MULTI/EXEC that also makes its keys permanent and gives the
 superseded generation a TTL. Readers resolve the current generation once per request and read only
 that generation's keys, so they never see half a refresh. A refresh that dies before `commit` leaves
-only keys with a pending TTL, which expire on their own. Key names live in `forecasts.keys`.
+only keys with a pending TTL, which expire on their own. Key names live in `forecasts.storage.keys`.
 
 Writers are serialized by a Redis lease (`writing`, a redis-py Lock with a bounded wait) and fenced by the
 WATCH on `gapcast:generation` in `commit`: a refresh only commits on top of the generation it read, so a
@@ -37,10 +37,10 @@ from urllib.parse import quote
 
 import redis
 
-from forecasts import keys
-from forecasts.model import EARLIEST_RELEASE, Benchmark, Dataset, Model, Score, insane_score
-from forecasts.redis_server import socket_path
+from forecasts.records.model import EARLIEST_RELEASE, Benchmark, Dataset, Model, Score, insane_score
 from forecasts.settings import Settings
+from forecasts.storage import keys
+from forecasts.storage.redis_server import socket_path
 
 logger = logging.getLogger(__name__)
 
@@ -461,8 +461,8 @@ class GenerationWriter:
 
 
 def _confirm_replicated(client: redis.Redis, gen: str) -> None:
-    """Commit hook: a client that must see commits on replicas (forecasts.replication.ReplicatedRedis, made by
-    forecasts.connection when GAPCAST_REDIS_MIN_REPLICAS > 0) WAITs for them; raises its NotReplicated."""
+    """Commit hook: a client that must see commits on replicas (forecasts.storage.replication.ReplicatedRedis, made by
+    forecasts.storage.connection when GAPCAST_REDIS_MIN_REPLICAS > 0) WAITs for them; raises its NotReplicated."""
     confirm = getattr(client, "confirm_replicated", None)
     if confirm is not None:
         confirm(gen)

@@ -51,7 +51,7 @@ def generations() -> str:
 
 
 def replicated() -> str:
-    """String: the last generation id confirmed on replicas (`WAIT`, forecasts/replication.py; permanent)."""
+    """String: the last generation id confirmed on replicas (`WAIT`, forecasts/storage/replication.py; permanent)."""
     return f"{APP}:replicated"
 
 
@@ -102,7 +102,7 @@ def gen_benchmark_summary(gen: str) -> str:
 
 def track_record(domain: str, metric: str) -> str:
     """Hash: data hash -> JSON track-record entry of every forecast published for the domain and metric
-    (forecasts.track_record). Permanent: not part of any generation, no TTL, capped in size."""
+    (forecasts.publishing.track_record). Permanent: not part of any generation, no TTL, capped in size."""
     return f"{APP}:track:{domain}:{metric}"
 
 
@@ -113,7 +113,7 @@ def track_record_backtest() -> str:
 
 
 def gen_robustness(gen: str) -> str:
-    """String: JSON public vs held-out split of generation `gen` (forecasts.compute.robustness_of)."""
+    """String: JSON public vs held-out split of generation `gen` (forecasts.measure.compute.robustness_of)."""
     return f"{APP}:gen:{gen}:robustness"
 
 

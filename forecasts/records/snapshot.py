@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, cast
 
-from forecasts.model import Benchmark, Dataset, Exclusion, Model, Score
+from forecasts.records.model import Benchmark, Dataset, Exclusion, Model, Score
 
 SCHEMA = 1
 

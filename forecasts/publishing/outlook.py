@@ -18,10 +18,6 @@ from typing import Any, cast
 
 import pandas as pd
 
-from forecasts import keys, track_record
-from forecasts.catchup import NO_LAG_TREND
-from forecasts.compute import Derived
-from forecasts.domains import Domain, load_domains
 from forecasts.engine.origin import MIN_MONTHS
 from forecasts.engine.publish import (
     ENGINE_VERSION,
@@ -31,11 +27,16 @@ from forecasts.engine.publish import (
     histories_of,
     run_engine,
 )
-from forecasts.model import Benchmark, Dataset
-from forecasts.published import Forecast, ForecastStatus, no_forecast
-from forecasts.series import SeriesSpec
-from forecasts.snapshot import ShippedForecasts
-from forecasts.store import GenerationWriter, Store
+from forecasts.measure.compute import Derived
+from forecasts.measure.domains import Domain, load_domains
+from forecasts.publishing import track_record
+from forecasts.publishing.catchup import NO_LAG_TREND
+from forecasts.publishing.published import Forecast, ForecastStatus, no_forecast
+from forecasts.publishing.series import SeriesSpec
+from forecasts.records.model import Benchmark, Dataset
+from forecasts.records.snapshot import ShippedForecasts
+from forecasts.storage import keys
+from forecasts.storage.store import GenerationWriter, Store
 
 logger = logging.getLogger(__name__)
 
@@ -243,7 +244,7 @@ def cached_calibration(store: Store, data: Dataset, domains: Mapping[str, Domain
 
 def archive_domain_forecast(pipe: Any, store: Store, gen: str, forecast: dict[str, Any]) -> None:
     """Stage a domain forecast (`Forecast.to_dict()`) into the permanent track record, with the domain's
-    state at its newest series point (forecasts.track_record)."""
+    state at its newest series point (forecasts.publishing.track_record)."""
     series = store.read_json(keys.gen_domain_series(gen, forecast["target"])) or []
     state = series[-1] if series else {}
     track_record.archive_entry(pipe, track_record.entry_from_forecast(forecast, state, generation=gen,

@@ -25,7 +25,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from forecasts.gaps import BenchmarkGaps, GapPoint, GapStatus, Leader, normalised_gap
+from forecasts.measure.gaps import BenchmarkGaps, GapPoint, GapStatus, Leader, normalised_gap
 
 DOMAIN_UNIT = "% of scale"
 # How long a benchmark keeps counting for its domain after its newest data (frozen at its last state):

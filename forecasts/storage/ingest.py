@@ -14,15 +14,15 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from forecasts import keys
-from forecasts.canonical import MergeStats, RawRecord, merge, merges_of, parse, triage, validate
-from forecasts.compute import Derived, derive, robustness_of
-from forecasts.domains import Domain
-from forecasts.events import Event, stage, summary_events
-from forecasts.model import Dataset, Exclusion, Score
-from forecasts.outlook import SeriesRef, read_index, series_refs, write_index
-from forecasts.snapshot import parse_snapshot
-from forecasts.store import ConcurrentRefresh, GenerationWriter, Store
+from forecasts.activity.events import Event, stage, summary_events
+from forecasts.measure.compute import Derived, derive, robustness_of
+from forecasts.measure.domains import Domain
+from forecasts.publishing.outlook import SeriesRef, read_index, series_refs, write_index
+from forecasts.records.canonical import MergeStats, RawRecord, merge, merges_of, parse, triage, validate
+from forecasts.records.model import Dataset, Exclusion, Score
+from forecasts.records.snapshot import parse_snapshot
+from forecasts.storage import keys
+from forecasts.storage.store import ConcurrentRefresh, GenerationWriter, Store
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 CSV columns: `model`, `organization`, `release_date` (YYYY-MM-DD), `access` (`open`|`closed`),
 `benchmark` (a benchmark id), `score`, and optional `stderr`, `source` and `as_of` (YYYY-MM-DD: the rating
-snapshot a score comes from, on rating-history benchmarks such as Arena; see forecasts/ratings.py). JSON: a
+snapshot a score comes from, on rating-history benchmarks such as Arena; see forecasts/measure/ratings.py). JSON: a
 list of objects with the same keys. A file is accepted whole or not at all: `validate` collects every
 problem, each naming its line (CSV) or record (JSON) and field, and raises `InvalidInput`.
 """
@@ -19,10 +19,10 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
-from forecasts.model import EARLIEST_RELEASE, Access, Dataset, Exclusion, Model, Score
-from forecasts.names import NameIndex, canonical_id, name_key, normalize_name, skeleton, strip_effort
-from forecasts.organisations import country_of
-from forecasts.ratings import extend_history
+from forecasts.measure.ratings import extend_history
+from forecasts.records.model import EARLIEST_RELEASE, Access, Dataset, Exclusion, Model, Score
+from forecasts.records.names import NameIndex, canonical_id, name_key, normalize_name, skeleton, strip_effort
+from forecasts.records.organisations import country_of
 
 REQUIRED = ("model", "organization", "release_date", "access", "benchmark", "score")
 OPTIONAL = ("stderr", "source", "as_of")

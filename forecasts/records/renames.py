@@ -1,9 +1,9 @@
 """The last naming pass over a built snapshot (issue 11): one id style, SPDX licences, countries.
 
 `finish_models` runs after every merge is decided (scripts/build_snapshot.py calls it on the output
-document): ids take gapcast's one style (forecasts.names.styled_id, a date suffix only where a provider ships
+document): ids take gapcast's one style (forecasts.records.names.styled_id, a date suffix only where a provider ships
 several dated versions), every former id stays an alias so old API URLs keep resolving, licences become SPDX
-ids (forecasts.licences) and each model gets its organisation's country (forecasts.organisations).
+ids (forecasts.records.licences) and each model gets its organisation's country (forecasts.records.organisations).
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from forecasts.licences import spdx_licence
-from forecasts.names import date_stamp, date_suffix, drop_lone_dates, styled_id
-from forecasts.organisations import country_of
+from forecasts.records.licences import spdx_licence
+from forecasts.records.names import date_stamp, date_suffix, drop_lone_dates, styled_id
+from forecasts.records.organisations import country_of
 
 __all__ = ["finish_models"]
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import redis
 
-from forecasts import keys
-from forecasts.store import Store
+from forecasts.storage import keys
+from forecasts.storage.store import Store
 
 DELIVERY_TTL_S = 30 * 86400
 DELIVERIES_KEPT = 10_000

@@ -20,10 +20,10 @@ from redis.backoff import EqualJitterBackoff, NoBackoff
 from redis.retry import Retry
 from redis.sentinel import Sentinel
 
-from forecasts.redis_server import EmbeddedRedis
-from forecasts.redis_urls import is_sentinel_url, parse_sentinel_url
-from forecasts.replication import ReplicatedRedis, ReplicaWait
 from forecasts.settings import Settings, redact_url
+from forecasts.storage.redis_server import EmbeddedRedis
+from forecasts.storage.redis_urls import is_sentinel_url, parse_sentinel_url
+from forecasts.storage.replication import ReplicatedRedis, ReplicaWait
 
 RETRY_BASE_S = 0.05  # first backoff; doubles per attempt (EqualJitter: between half and all of it)
 RETRY_CAP_S = 1.0  # longest single backoff

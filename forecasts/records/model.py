@@ -12,7 +12,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
-from forecasts.organisations import country_of
+from forecasts.records.organisations import country_of
 
 # Sane bounds: what any stored number must satisfy, whatever a benchmark declares (README "Reliability: data
 # integrity"). A value outside them is a typo or an attack, and one such value (1.7e308) would overflow every
@@ -143,7 +143,7 @@ class Benchmark:
 
     Values are in `unit`, within [`min`, `max`] (`max` None = unbounded, e.g. Elo). `tie_margin` and
     `saturation` are in the same unit; `scale` is the span that turns a gap into a unit-free share
-    (see `forecasts.gaps.normalised_gap`).
+    (see `forecasts.measure.gaps.normalised_gap`).
     """
 
     id: str
@@ -226,7 +226,7 @@ class Score:
     # re-pull keeps it, a changed value is a new observation and gets the time of the change.
     first_seen: str = ""
     # Rating-history benchmarks (Arena): (as_of YYYY-MM-DD, value, stderr) per snapshot that rated the
-    # model, ascending; the last is `value`/`stderr`. Empty elsewhere. See forecasts/ratings.py.
+    # model, ascending; the last is `value`/`stderr`. Empty elsewhere. See forecasts/measure/ratings.py.
     history: tuple[tuple[str, float, float | None], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from forecasts import robustness
-from forecasts.compute import benchmark_gaps
-from forecasts.domains import FRESH_DAYS
-from forecasts.gaps import BenchmarkGaps, month_ends
-from forecasts.model import Dataset
+from forecasts.measure import robustness
+from forecasts.measure.compute import benchmark_gaps
+from forecasts.measure.domains import FRESH_DAYS
+from forecasts.measure.gaps import BenchmarkGaps, month_ends
+from forecasts.records.model import Dataset
 
 DAYS_PER_MONTH = 30.4375
 Gaps = dict[str, BenchmarkGaps]

@@ -13,8 +13,8 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
-from forecasts import keys
-from forecasts.store import Store
+from forecasts.storage import keys
+from forecasts.storage.store import Store
 
 STREAM_MAXLEN = 10_000
 GAP_CHANGE_MIN = 1.0  # % of scale: smaller moves of a domain gap are noise, not news
