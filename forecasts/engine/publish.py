@@ -1,4 +1,4 @@
-"""The published answers of engine 4: every benchmark and domain forecast from one set of joint paths.
+"""The published answers of engine 5: every benchmark and domain forecast from one set of joint paths.
 
 :func:`run_engine` takes a calibration (backtested here, or one the store kept), then forecasts every series
 from the newest data, and derives per series the score-gap and lag trajectories (median, calibrated 80%
@@ -45,7 +45,7 @@ from forecasts.records.model import Benchmark, Dataset
 
 #: Bump when a change to the engine changes its output: forecast documents and calibrations are keyed by
 #: it, so a new engine refits everything instead of serving what the old one made.
-ENGINE_VERSION = "4"
+ENGINE_VERSION = "5"
 #: The frontier model each unit class publishes, chosen by the rule in :mod:`forecasts.engine.report`
 #: (``gapcast backtest`` re-runs the rule and shows whether it still agrees).
 PUBLISHED: dict[UnitClass, FrontierModel] = {
@@ -261,7 +261,7 @@ def _publish(target: str, st: _State, paths: JointPaths, as_of: date, cal: Calib
     trend = lag_trend_of(paths, st.lag)
     catch, status, reason = _catch_up(st, paths, cal, trend)
     enum = ModelName(st.model) if st.kind == "benchmark" else ModelName.AGGREGATED
-    model_reason = (f"{st.model}: joint sample paths of the closed and open frontiers (engine 4); "
+    model_reason = (f"{st.model}: joint sample paths of the closed and open frontiers (engine 5); "
                     f"80% bands calibrated on earlier cut-offs' errors")
     common: dict[str, Any] = {"target": target, "kind": st.kind, "as_of": as_of, "model": enum,
                               "model_reason": model_reason, "catch_up": catch, "lag_trend": trend,

@@ -29,7 +29,7 @@ class CatchUp:
     never_within_horizon: float | None
     p_lead_lost_within_12: float | None = None
     p_lead_lost_within_6: float | None = None
-    #: Engine 4: whether the probabilities come from a model that beat the base rate out of sample
+    #: Since engine 4: whether the probabilities come from a model that beat the base rate out of sample
     #: (``model``), are the base rate because the history does not predict this (``base_rate``), or are not
     #: asked because the benchmark is saturated (``saturated``).
     basis: str | None = None

@@ -194,7 +194,7 @@ def compute(store: Store, gen: str, refs: list[SeriesRef], *, progress: Callable
     if not refs:
         return 0
     domains = domains if domains is not None else load_domains()
-    data = canonical_order(store.read_dataset(gen))
+    data = store.read_dataset(gen)  # sorted: equal data, equal forecasts in every process
     only = ({r.target for r in refs if r.kind == "benchmark"}, {r.target for r in refs if r.kind == "domain"})
     result = run_engine(data, domains, calibration=cached_calibration(store, data, domains), only=only)
     pipe = store.r.pipeline(transaction=False)
@@ -214,15 +214,6 @@ def compute(store: Store, gen: str, refs: list[SeriesRef], *, progress: Callable
     pipe.incr(keys.forecasts_version())
     pipe.execute()
     return len(refs)
-
-
-def canonical_order(data: Dataset) -> Dataset:
-    """`data` with its models, benchmarks and scores in sorted key order. Redis hands a hash's fields back in
-    an order that differs between server runs, and the engine's paths depend on the order it meets equal
-    steps in: sorted, equal data gives equal documents in every process (what content addressing and the
-    shipped forecasts rely on)."""
-    return Dataset(dict(sorted(data.models.items())), dict(sorted(data.benchmarks.items())),
-                   dict(sorted(data.scores.items())))
 
 
 def cached_calibration(store: Store, data: Dataset, domains: Mapping[str, Domain]) -> Calibration:

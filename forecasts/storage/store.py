@@ -162,7 +162,11 @@ class Store:
 
         Defensive: a stored record that does not parse, or a score outside its benchmark's sane bounds (a
         store written before the bounds existed), is left out with a warning instead of failing every read;
-        the next generation written on top of it no longer carries it."""
+        the next generation written on top of it no longer carries it. Models, benchmarks and scores come
+        back in sorted key order: Redis hands a hash's fields back in an order that differs between server
+        runs, and the engine's paths depend on the order it meets equal steps in, so sorted, equal data gives
+        equal forecasts and backtests in every process (what content addressing and the shipped forecasts
+        rely on)."""
         data = Dataset()
         skipped: list[str] = []
         for raw in self.r.hvals(keys.gen_benchmarks(gen)):
@@ -192,7 +196,8 @@ class Store:
         if skipped:
             logger.warning("generation %s: left out %d stored record(s) that cannot be used, e.g. %s",
                            gen, len(skipped), skipped[0])
-        return data
+        return Dataset(dict(sorted(data.models.items())), dict(sorted(data.benchmarks.items())),
+                       dict(sorted(data.scores.items())))
 
     def read_json(self, key: str) -> Any:
         """The JSON value stored at `key`, or None when absent. Defensive: a value that is not JSON is None
