@@ -66,7 +66,7 @@ def run_pull(store: Store, domains: dict[str, Domain], source: Source, http: Htt
     # The raw payload is kept with the generation it made (an unchanged payload is not kept: it would only
     # push older, different ones out of the capped history).
     result = load_source(store, domains, [r.to_canonical() for r in pull.records], f"{source.id} pull",
-                         rejected=pull.rejected, raw=(source.id, pull.payload))
+                         rejected=pull.rejected, raw=(source.id, pull.payload), offers=pull.offers)
     rejected = len(result.exclusions)
     status.record_success(store, source.id, accepted=result.stats.accepted, rejected=rejected,
                           validators=pull.validators, not_modified=False, generation=result.generation)

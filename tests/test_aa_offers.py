@@ -89,3 +89,31 @@ def test_the_snapshot_builder_takes_the_capture_figures() -> None:
     free = {**fable, "pricing": {"price_1m_input_tokens": 0, "price_1m_output_tokens": 0}, "speed": {}}
     assert aa_offer(free, "2026-07-10", "aa:x")["price_blended"] == 0.0  # a free tier stays 0, not unknown
     assert aa_offer({**fable, "pricing": {}, "speed": {"output_tokens_per_second": 0}}, "2026-07-10", "x") is None
+
+
+def test_a_live_pull_puts_its_prices_on_the_matched_stored_models_and_keeps_newer_ones(
+        httpserver: HTTPServer, store: Any) -> None:
+    from forecasts.measure.domains import load_domains
+    from forecasts.records.snapshot import bundled_bytes
+    from forecasts.storage.ingest import load_snapshot
+    from jobs.refresh import run_pull
+
+    domains = load_domains()
+    load_snapshot(store, domains, bundled_bytes(), "test")
+    before = store.read_dataset(store.require_generation()).models["claude-fable-5"].offer
+    assert before is not None and before.as_of == "2026-07-10"  # from the bundled capture
+    httpserver.expect_request(PATH).respond_with_data(API, content_type="application/json")
+    src = ArtificialAnalysis("key", url=httpserver.url_for(PATH), clock=lambda: NOW)
+    outcome = run_pull(store, domains, src, Http(timeout_s=5), retry_max_s=60)
+    assert outcome.ok
+    after = store.read_dataset(store.require_generation()).models["claude-fable-5"]
+    assert after.offer is not None and after.offer.as_of == "2026-11-28"  # the live pull's day
+    assert (after.offer.price_input, after.offer.price_output) == (10.0, 50.0)
+    # an older capture never overwrites a newer price
+    httpserver.clear()
+    httpserver.expect_request(PATH).respond_with_data(WEB, content_type="application/json")
+    older = run_pull(store, domains, ArtificialAnalysis("key", url=httpserver.url_for(PATH), clock=lambda: NOW),
+                     Http(timeout_s=5), retry_max_s=60)
+    assert older.ok
+    kept = store.read_dataset(store.require_generation()).models["claude-fable-5"].offer
+    assert kept is not None and kept.as_of == "2026-11-28"

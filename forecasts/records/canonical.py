@@ -14,13 +14,13 @@ import io
 import json
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
 from forecasts.measure.ratings import extend_history
-from forecasts.records.model import EARLIEST_RELEASE, Access, Dataset, Exclusion, Model, Score
+from forecasts.records.model import EARLIEST_RELEASE, Access, Dataset, Exclusion, Model, Offer, Score
 from forecasts.records.names import NameIndex, canonical_id, name_key, normalize_name, skeleton, strip_effort
 from forecasts.records.organisations import country_of
 
@@ -461,6 +461,30 @@ def merge(data: Dataset, rows: list[Row], origin: str, retrieved_at: str,
         if stats.count(old, score):
             out.scores[(row.benchmark, row.model_id)] = score  # an unchanged score keeps its provenance
     return out, stats
+
+
+def merge_offers(data: Dataset, rows: list[Row], offers: Mapping[str, Offer]) -> Dataset:
+    """`data` with the prices and speeds of `offers` (source model name -> Offer) put on the models `rows`
+    matched those names to. Of several names folded into one model (configuration variants) the offer with
+    the most figures wins (then the first name in sorted order); a stored offer is replaced only by one
+    published on the same day or later, so an older capture never overwrites a newer price."""
+    best: dict[str, tuple[int, Offer]] = {}
+    for row in sorted(rows, key=lambda r: r.model_name):  # sorted: on equal figures the first name wins
+        offer = offers.get(row.model_name)
+        if offer is None or row.model_id not in data.models:
+            continue
+        figures = sum(v is not None for v in (offer.price_blended, offer.price_input, offer.price_output,
+                                               offer.output_tokens_per_second))
+        if row.model_id not in best or figures > best[row.model_id][0]:
+            best[row.model_id] = (figures, offer)
+    if not best:
+        return data
+    models = dict(data.models)
+    for model_id, (_, offer) in best.items():
+        stored = models[model_id].offer
+        if stored is None or offer.as_of >= stored.as_of:
+            models[model_id] = replace(models[model_id], offer=offer)
+    return Dataset(models, data.benchmarks, data.scores)
 
 
 def merges_of(rows: list[Row], data: Dataset, origin: str) -> list[dict[str, str]]:

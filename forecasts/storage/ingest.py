@@ -11,6 +11,7 @@ import logging
 import random
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -18,8 +19,17 @@ from forecasts.activity.events import Event, stage, summary_events
 from forecasts.measure.compute import Derived, derive, robustness_of
 from forecasts.measure.domains import Domain
 from forecasts.publishing.outlook import SeriesRef, read_index, series_refs, write_index
-from forecasts.records.canonical import MergeStats, RawRecord, merge, merges_of, parse, triage, validate
-from forecasts.records.model import Dataset, Exclusion, Score
+from forecasts.records.canonical import (
+    MergeStats,
+    RawRecord,
+    merge,
+    merge_offers,
+    merges_of,
+    parse,
+    triage,
+    validate,
+)
+from forecasts.records.model import Dataset, Exclusion, Offer, Score
 from forecasts.records.snapshot import parse_snapshot
 from forecasts.storage import keys
 from forecasts.storage.store import ConcurrentRefresh, GenerationWriter, Store
@@ -142,10 +152,13 @@ def load_records(store: Store, domains: dict[str, Domain], raw: bytes, fmt: str 
 
 
 def load_source(store: Store, domains: dict[str, Domain], records: list[dict[str, Any]], origin: str,
-                *, rejected: list[Exclusion] | None = None, raw: tuple[str, bytes] | None = None) -> LoadResult:
+                *, rejected: list[Exclusion] | None = None, raw: tuple[str, bytes] | None = None,
+                offers: Mapping[str, Offer] | None = None) -> LoadResult:
     """Merge records pulled from a source (canonical-format dicts). Bad records are excluded with a reason
     instead of failing the pull, and a record without release date or access only counts for a stored
-    model. Only new or changed scores count; when nothing changed no generation is written."""
+    model. Only new or changed scores count; when nothing changed no generation is written. `offers`
+    (source model name -> Offer: prices and speed) go onto the models the records matched (merge_offers);
+    a new price alone makes a new generation."""
     raw_records = [RawRecord(f"record {i}", r) for i, r in enumerate(records, start=1)]
     now = store.now()
     found: list[Exclusion] = []
@@ -156,7 +169,8 @@ def load_source(store: Store, domains: dict[str, Domain], records: list[dict[str
         rows, excluded = triage(raw_records, current, now.date(), origin)
         found[:] = excluded
         merges[:] = merges_of(rows, current, origin)
-        return merge(current, rows, origin, now.date().isoformat(), seen_at=now.isoformat(timespec="seconds"))
+        merged, stats = merge(current, rows, origin, now.date().isoformat(), seen_at=now.isoformat(timespec="seconds"))
+        return (merge_offers(merged, rows, offers) if offers else merged), stats
 
     result = _commit(store, domains, apply, origin, [], raw=raw)
     result.exclusions = [*(rejected or []), *found]

@@ -184,7 +184,7 @@ class ArtificialAnalysis:
         offers, invalid = parse_offers(resp.body, self.budget._now().date().isoformat())
         info.update({"priced_models": len(offers), "invalid_figures": invalid})
         return Pull(self.id, records=records, rejected=rejected, payload=resp.body,
-                    validators=resp.validators(), info=info)
+                    validators=resp.validators(), info=info, offers=offers)
 
 
 def _explain(exc: PullFailed) -> PullFailed:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from forecasts.records.model import Exclusion
+from forecasts.records.model import Exclusion, Offer
 from jobs.http import Http
 
 
@@ -51,6 +51,7 @@ class Pull:
     payload: bytes = b""  # the raw bytes, kept in a bounded history
     validators: dict[str, str] = field(default_factory=dict)  # ETag / Last-Modified for the next pull
     info: dict[str, Any] = field(default_factory=dict)  # e.g. rate-limit headroom
+    offers: dict[str, Offer] = field(default_factory=dict)  # source model name -> prices and speed (AA)
 
 
 class Source(Protocol):
