@@ -1359,14 +1359,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="output file (default: forecasts/data/snapshot.json.gz)")
     parser.add_argument("--catalog", type=Path, default=REPO / "forecasts" / "data" / "benchmark_catalog.toml",
                         help="benchmark catalogue (default: forecasts/data/benchmark_catalog.toml)")
-    parser.add_argument("--forecasts-out", type=Path,
-                        default=REPO / "forecasts" / "data" / "forecasts.json.gz",
-                        help="shipped forecasts file, rebuilt after the snapshot (default: "
-                             "forecasts/data/forecasts.json.gz)")
+    parser.add_argument("--forecasts-out", type=Path, default=None,
+                        help="shipped forecasts file, rebuilt after the snapshot (default: forecasts.json.gz "
+                             "beside --out, so a snapshot built elsewhere never rewrites the shipped one)")
     parser.add_argument("--forecasts-only", action="store_true",
                         help="only rebuild the shipped forecasts from the existing --out snapshot (no raw data)")
     parser.add_argument("--no-forecasts", action="store_true", help="do not rebuild the shipped forecasts")
     args = parser.parse_args(argv)
+    args.forecasts_out = args.forecasts_out or args.out.parent / "forecasts.json.gz"
     if args.forecasts_only:
         print(build_forecasts(args.out.read_bytes(), args.forecasts_out))
         return 0

@@ -41,8 +41,15 @@ def api(bundled: tuple[redis.Redis, str]) -> FlaskClient:
     return create_app(Settings(redis_url="unused://"), client=bundled[0], config={"TESTING": True}).test_client()
 
 
-@pytest.mark.parametrize("row", reproduce(parse_snapshot(bundled_bytes()).data), ids=[f.id for f in FIGURES])
-def test_each_published_figure_is_reproduced_within_its_tolerance(row: dict[str, Any]) -> None:
+@pytest.fixture(scope="module")
+def figure_rows() -> dict[str, dict[str, Any]]:
+    return {r["figure"]: r for r in reproduce(parse_snapshot(bundled_bytes()).data)}
+
+
+@pytest.mark.parametrize("figure", [f.id for f in FIGURES])
+def test_each_published_figure_is_reproduced_within_its_tolerance(figure: str,
+                                                                   figure_rows: dict[str, dict[str, Any]]) -> None:
+    row = figure_rows[figure]
     assert row["gapcast"] is not None, f"{row['figure']}: gapcast has no value"
     assert row["within"], (f"{row['figure']}: published {row['published']} ± {row['tolerance']}, "
                            f"gapcast {row['gapcast']}")

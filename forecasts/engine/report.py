@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from forecasts.engine import backtest as bt
-from forecasts.engine.calibration import calibrate, coverage_table, probability_table
+from forecasts.engine.calibration import calibrate, coverage_table, probability_table, start_value
 from forecasts.engine.candidates import OPTIONAL_CANDIDATES, FrontierModel
 from forecasts.engine.publish import ALL_CANDIDATES, PUBLISHED, histories_of, published_model
 from forecasts.engine.transform import UnitClass
@@ -48,7 +48,7 @@ def mae_by_series(rows: Iterable[bt.Row], points: Mapping[tuple[int, str, int], 
         for (metric, h), f in r.forecast.items():
             a = r.actual.get((metric, h))
             if a is not None:
-                base = r.gap0 if metric == "score_gap" else r.lag0
+                base = start_value(r, metric)
                 point = f[0] if points is None else points.get((i, metric, h), f[0])
                 acc[(r.kind, r.target)][(metric, h)].append((abs(point - a), abs(base - a)))
     out = {}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -23,6 +23,7 @@ class Derived:
     domain_series: dict[str, list[dict[str, Any]]]
     summary: list[dict[str, Any]]
     benchmark_summary: list[dict[str, Any]]
+    gaps: dict[str, BenchmarkGaps] = field(default_factory=dict, repr=False)  # what the derivation built
 
 
 def benchmark_gaps(data: Dataset, only: set[str] | None = None) -> dict[str, BenchmarkGaps]:
@@ -53,7 +54,7 @@ def derive(data: Dataset, domains: dict[str, Domain], *, benchmarks: set[str] | 
                   for d_id in touched_domains}
     summary = [_domain_row(domains[d_id], dom_series[d_id], gaps) for d_id in domains if d_id in touched_domains]
     bench_summary = [_benchmark_row(bg, bench_series[b_id]) for b_id, bg in sorted(own.items())]
-    return Derived(data.latest_release(), bench_series, dom_series, summary, bench_summary)
+    return Derived(data.latest_release(), bench_series, dom_series, summary, bench_summary, gaps)
 
 
 def _domain_months(dom: Domain, gaps: dict[str, BenchmarkGaps]) -> list[date]:
@@ -63,10 +64,12 @@ def _domain_months(dom: Domain, gaps: dict[str, BenchmarkGaps]) -> list[date]:
     return list(month_ends(min(starts), max(ends))) if starts else []
 
 
-def robustness_of(data: Dataset) -> dict[str, Any]:
+def robustness_of(data: Dataset, built: dict[str, BenchmarkGaps] | None = None) -> dict[str, Any]:
     """The public vs held-out split of every benchmark in `data` (see `forecasts.measure.robustness.robustness`),
-    monthly from `ROBUSTNESS_START` to the newest data; `{}` for a dataset without scores."""
-    gaps = benchmark_gaps(data)
+    monthly from `ROBUSTNESS_START` to the newest data; `{}` for a dataset without scores. `built` are gaps
+    already derived from `data` (`Derived.gaps`): only the other benchmarks are built here."""
+    built = built or {}
+    gaps = {**benchmark_gaps(data, set(data.benchmarks) - set(built)), **built}
     ends = [g.data_end for g in gaps.values() if g.data_end is not None]
     if not ends:
         return {}

@@ -15,10 +15,9 @@ from typing import Any
 from forecasts.measure import robustness
 from forecasts.measure.compute import benchmark_gaps
 from forecasts.measure.domains import FRESH_DAYS
-from forecasts.measure.gaps import BenchmarkGaps, month_ends
+from forecasts.measure.gaps import DAYS_PER_MONTH, BenchmarkGaps, month_ends
 from forecasts.records.model import Dataset
 
-DAYS_PER_MONTH = 30.4375
 Gaps = dict[str, BenchmarkGaps]
 
 

@@ -29,6 +29,8 @@ from forecasts.records.model import Access, Benchmark, Dataset
 # One-sided 95% test: closed is "clearly ahead" only when its lead exceeds 1.645 standard errors of the
 # difference (and the configured tie margin, which stays the floor when errors are tiny or unknown).
 Z_ONE_SIDED_95 = 1.645
+#: Days per month (365.25 / 12), for turning lags in days into months.
+DAYS_PER_MONTH = 365.25 / 12
 # A lag on a closed frontier that has stayed within its tie margin this long is flagged (GapPoint.flat_frontier):
 # a 1.6-point MMLU gap on a frontier flat since 2024 reads as an 18.6-month lag.
 FLAT_FRONTIER_DAYS = 365

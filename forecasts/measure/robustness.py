@@ -41,7 +41,6 @@ LOG_STEP = 0.5  # on a log-scale unit: every half doubling
 LOG_UNITS = frozenset({"minutes"})
 WINDOW_DAYS = 365  # a side's lag at t: the mean over crossings of the year before t
 MIN_CROSSINGS = 5  # fewer crossings than this in the window: the side has no value (too few to average)
-DAYS_PER_MONTH = 30.4375
 
 
 @dataclass(frozen=True)
@@ -215,9 +214,3 @@ def _median(xs: list[float]) -> float:
 
 def _r(v: float | None, digits: int = 1) -> float | None:
     return None if v is None else round(v, digits)
-
-
-def months(days: float | None) -> float | None:
-    """Days as months (30.44 days), for display."""
-    return None if days is None else days / DAYS_PER_MONTH
-

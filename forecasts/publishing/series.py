@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
-#: Months per day, for turning lags in days into months.
-DAYS_PER_MONTH = 365.25 / 12
+from forecasts.measure.gaps import DAYS_PER_MONTH
+
+__all__ = ["DAYS_PER_MONTH", "Kind", "Metric", "ModelName", "SeriesSpec"]
 
 Metric = Literal["score_gap", "lag_days"]
 Kind = Literal["domain", "benchmark"]

@@ -270,7 +270,7 @@ def _write_generation(store: Store, writer: GenerationWriter, old: str | None, d
     writer.put_json(keys.gen_summary(new), summary)
     writer.put_json(keys.gen_benchmark_summary(new),
                     _merge_rows(old_bench, derived.benchmark_summary, "benchmark", sorted(data.benchmarks)))
-    writer.put_json(keys.gen_robustness(new), robustness_of(data))  # every benchmark: ~70 ms on the snapshot
+    writer.put_json(keys.gen_robustness(new), robustness_of(data, derived.gaps))
     old_index = {r.field: r for r in read_index(store, old)} if old else {}
     fresh = {r.field: r for r in series_refs(data, derived, domains)}
     index = {**{f: r for f, r in old_index.items() if _still_valid(r, data, domains)}, **fresh}
