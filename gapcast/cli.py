@@ -11,10 +11,12 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from datetime import UTC
 from pathlib import Path
 from typing import Any, cast
 
@@ -420,6 +422,8 @@ def scheduler(app: App, without_alerts: bool) -> None:
 
 def _run_jobs(app: App, store: Store, label: str, keep: Callable[[str], bool]) -> None:
     """Run the scheduled jobs whose name `keep` accepts until SIGINT/SIGTERM."""
+    from apscheduler.schedulers.background import BackgroundScheduler
+
     from jobs.http import Http
     from jobs.schedule import Deps, build_sources, job_specs
     from jobs.scheduler import build, quiet_apscheduler
@@ -428,16 +432,18 @@ def _run_jobs(app: App, store: Store, label: str, keep: Callable[[str], bool]) -
     deps = Deps(store, app.domains, Http(app.settings.source_timeout_s), app.settings, _sender(app.settings))
     specs = [s for s in job_specs(app.settings, sources) if keep(s.name)]
     quiet_apscheduler()
-    sched = build(deps, specs)
+    stop = threading.Event()
+    # Signals only set `stop`; the main thread then shuts the scheduler down and waits for running jobs,
+    # so no job is cut off mid-write by the store closing under it (the supervisor SIGKILLs a part that
+    # takes longer than its stop timeout).
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    sched = build(deps, specs, BackgroundScheduler(timezone=UTC))
+    sched.start()
     click.echo(f"{label}: " + ", ".join(f"{s.name} every {s.every_s} s" for s in specs))
-    signal.signal(signal.SIGTERM, lambda *_: sched.shutdown(wait=False))
-    try:
-        sched.start()
-    except KeyboardInterrupt:
+    while not stop.wait(1.0):  # a timed wait: signal handlers run between waits on every Python
         pass
-    finally:
-        if sched.running:
-            sched.shutdown(wait=True)
+    sched.shutdown(wait=True)
     click.echo(f"{label} stopped")
 
 

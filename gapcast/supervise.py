@@ -155,6 +155,8 @@ class Supervisor:
             self._signal_group(part, signal.SIGKILL)
             for t in part.readers:
                 t.join(timeout=2)
+            if part.proc.returncode != 0:  # a clean stop says nothing; anything else is worth a line
+                self.say("up", f"{part.name} stopped ({_exit_reason(part.proc.returncode)})")
 
     # --- main loop ----------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Callable
@@ -175,29 +176,52 @@ def _wait_ready(url: str, proc: subprocess.Popen[str], timeout_s: float = 240) -
     raise AssertionError(f"{url} not ready in {timeout_s} s")
 
 
+def _collect_lines(stream: Any) -> tuple[list[str], threading.Thread]:
+    """Read `stream` line by line in a thread; the list fills as the process writes."""
+    lines: list[str] = []
+
+    def pump() -> None:
+        for line in iter(stream.readline, ""):
+            lines.append(line.rstrip("\n"))
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    return lines, reader
+
+
 def test_up_loads_on_first_start_serves_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
     data_dir, port = tmp_path / "up-data", _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GAPCAST_")}
     env.update({"GAPCAST_DATA_DIR": str(data_dir), "GAPCAST_EPOCH_URL": "", "GAPCAST_LMARENA_URL": ""})
     proc = subprocess.Popen([sys.executable, "-m", "gapcast", "up", "--port", str(port), "--workers", "1"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines, reader = _collect_lines(proc.stdout)
+    errors, err_reader = _collect_lines(proc.stderr)
+    parts = ("[api] ", "[scheduler] ", "[deliver] ")
     try:
         _wait_ready(f"http://127.0.0.1:{port}/readyz", proc)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/domains", timeout=5) as resp:
             assert len(json.loads(resp.read())["domains"]) >= 10
+        # the whole product, one prefixed stream: every part says it runs (a part signalled while still
+        # importing would die silently, so Ctrl-C comes only once each has started, as a user would see)
+        deadline = time.monotonic() + 120
+        while not all(any(line.startswith(p) for line in list(lines)) for p in parts):
+            assert time.monotonic() < deadline and proc.poll() is None, lines
+            time.sleep(0.2)
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
-    lines = out.splitlines()
+    reader.join(timeout=5)
+    err_reader.join(timeout=5)
     assert lines[0].startswith("redis: ") and "embedded" in lines[0]  # which Redis runs, first
+    out = "\n".join(lines)
     assert "first start: loading the bundled snapshot" in out
     assert f"http://127.0.0.1:{port}/" in out
-    for part in ("[api] ", "[scheduler] ", "[deliver] "):  # the whole product, one prefixed stream
-        assert any(line.startswith(part) for line in lines), (part, out)
+    assert "[deliver] deliver: alerts every" in out, out
+    assert "[scheduler] scheduler stopped" in out, out
     assert lines[-1] == "gapcast stopped"
-    assert proc.returncode == 0, err
+    assert proc.returncode == 0, errors
     assert not _servers_for(data_dir.resolve())
 
 
