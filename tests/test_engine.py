@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from forecasts.engine import backtest as bt
-from forecasts.engine.calibration import MIN_ROWS, calibrate, conformal_q
+from forecasts.engine.calibration import MIN_ROWS, NEVER_MISSES, calibrate, conformal_pair, correction_for, widen
 from forecasts.engine.candidates import Flat, Jumps, Pools, PoolStats
 from forecasts.engine.history import BEHIND, LEADS, TIED, BenchmarkHistory
 from forecasts.engine.origin import origin_at, simulate_benchmark, weighted_median_along
@@ -114,7 +114,41 @@ def test_a_band_only_uses_errors_known_at_its_cut_off() -> None:
     for (i, _metric, _h), (lo, hi) in cal.bands.items():
         if cal.rows[i].cutoff.year == 2023:
             assert hi - lo <= 2.0 + 1e-9
-    assert conformal_q(np.array([50.0] * MIN_ROWS)) == 50.0
+    assert conformal_pair(np.array([[50.0, 50.0]] * MIN_ROWS)) == (50.0, 50.0)
+
+
+def _covered(scores: np.ndarray, pair: tuple[float, float]) -> float:
+    return float(np.mean((scores[:, 0] <= pair[0]) & (scores[:, 1] <= pair[1])))
+
+
+def test_an_edge_that_never_misses_lets_the_other_edge_narrow_the_band_to_80_percent() -> None:
+    """A lag with no release sits on the band's upper edge (the median): that edge can never miss, so the
+    whole 20% of misses is the lower edge's. A symmetric correction stayed at 0 here and covered 100%."""
+    below = np.linspace(-0.9, -0.1, 100)  # every outcome inside the raw band, spread below the median
+    scores = np.column_stack([below, np.full(100, NEVER_MISSES)])
+    pair = conformal_pair(scores)
+    assert pair[1] == NEVER_MISSES and pair[0] < 0  # the lower edge moves in
+    assert 0.8 <= _covered(scores, pair) <= 0.82
+
+
+def test_misses_on_both_sides_widen_both_edges_to_80_percent() -> None:
+    rng = np.random.default_rng(3)
+    scores = rng.normal(0.2, 0.3, size=(400, 2))  # both edges miss about 75% of the time
+    pair = conformal_pair(scores)
+    assert pair[0] > 0 and pair[1] > 0
+    assert 0.8 <= _covered(scores, pair) <= 0.82
+
+
+def test_a_short_horizon_borrows_the_scores_of_the_other_horizons() -> None:
+    wide = np.array([[1.0, 1.0]] * MIN_ROWS)
+    known = {("domain", "lag_days", 3): wide, ("domain", "lag_days", 12): wide[:3]}
+    assert correction_for(known, "domain", "lag_days", 12) == (1.0, 1.0)  # pooled: 33 rows
+    assert correction_for({("domain", "lag_days", 12): wide[:3]}, "domain", "lag_days", 12) == (0.0, 0.0)
+
+
+def test_a_band_is_never_narrowed_past_its_median() -> None:
+    lo, hi = widen(np.array([0.0]), np.array([10.0]), np.array([10.0]), NEVER_MISSES, 5.0, 1.0)
+    assert (lo[0], hi[0]) == (10.0, 60.0)
 
 
 def test_uninformative_probabilities_publish_the_base_rate_and_informative_ones_the_model() -> None:

@@ -1,9 +1,10 @@
 """Turn backtest rows into calibrated answers, honestly: at each cut-off only rows resolved by then count.
 
 - **Intervals.** The paths' 10-90% band is widened (or narrowed) by the conformal correction of earlier
-  cut-offs (normalised conformalized quantile regression): the 80% quantile of ``max(lo - y, y - hi) / width``
-  over rows of the same kind, metric and horizon whose outcome was known at the cut-off, applied in widths
-  of each band (:func:`widen`). Too few such rows: the raw band.
+  cut-offs (normalised conformalized quantile regression, one correction per edge): from ``(lo - y) / width``
+  and ``(y - hi) / width`` over rows of the same kind, metric and horizon whose outcome was known at the
+  cut-off (:func:`conformal_pair`), applied in widths of each band (:func:`widen`). Too few such rows: the
+  rows of every horizon of that kind and metric pooled; fewer still: the raw band.
 - **Point (centre), domains only.** Per metric, a domain's band is centred on the paths' median unless "no
   change" (the series' value at the cut-off, the random walk) did better over the rows resolved by then
   (:func:`_no_change_wins`); then median and band move, unchanged in width, to the current value
@@ -59,10 +60,49 @@ def months_after(d: date, n: int) -> date:
 # ------------------------------------------------------------------------------------------------ intervals
 
 
-def conformal_q(scores: np.ndarray) -> float:
-    """The split-conformal correction for 80% coverage from nonconformity ``scores``."""
+#: A band's correction: (lower, upper) edge moves in band widths, positive outward.
+Correction = tuple[float, float]
+#: The score of an edge that cannot miss, and the most a correction narrows: an edge moved in by one band
+#: width has reached the median (where :func:`widen` stops it) whatever the band.
+NEVER_MISSES = -1.0
+
+
+def conformal_pair(scores: np.ndarray) -> Correction:
+    """The split-conformal (lower, upper) correction for 80% coverage from rows of nonconformity ``scores``
+    (n x 2: how far below the lower edge, above the upper edge, in band widths; negative inside).
+
+    Each edge gets its own correction, so a band can cover 80% where the outcomes have a point mass on one
+    edge (a lag with no open release grows exactly a day per day: that edge never misses, and a symmetric
+    correction could not narrow the other side without dropping the whole mass). One edge is set at its
+    one-sided 90% quantile, the other at the smallest move that brings the joint coverage to 80%; of the
+    two orders, the narrower band wins."""
     n = len(scores)
-    return float(np.quantile(scores, min(1.0, COVERAGE * (1 + 1 / n)), method="higher"))
+    k = min(n, int(np.ceil(COVERAGE * (n + 1))))  # rows that must be covered (finite-sample conformal)
+    one_sided = 1 - (1 - COVERAGE) / 2
+    best: Correction | None = None
+    for first in (0, 1):
+        fixed = float(np.quantile(scores[:, first], min(1.0, one_sided * (1 + 1 / n)), method="higher"))
+        inside = np.sort(scores[scores[:, first] <= fixed][:, 1 - first])
+        other = float(inside[k - 1]) if len(inside) >= k else float(scores[:, 1 - first].max())
+        pair = (fixed, other) if first == 0 else (other, fixed)
+        if best is None or sum(pair) < sum(best):
+            best = pair
+    assert best is not None
+    return max(best[0], NEVER_MISSES), max(best[1], NEVER_MISSES)
+
+
+def correction_for(known: dict[tuple[str, str, int], np.ndarray], kind: str, metric: str, h: int
+                   ) -> Correction:
+    """The correction of (kind, metric, h) from its ``known`` scores; with fewer than ``MIN_ROWS``, from the
+    scores of every horizon of the kind and metric pooled (normalised by band width, they pool: a short
+    history borrows from the other horizons); with fewer still, none."""
+    own = known.get((kind, metric, h))
+    if own is not None and len(own) >= MIN_ROWS:
+        return conformal_pair(own)
+    pooled = [v for (k, m, _), v in known.items() if (k, m) == (kind, metric) and len(v)]
+    if pooled and sum(len(v) for v in pooled) >= MIN_ROWS:
+        return conformal_pair(np.concatenate(pooled))
+    return (0.0, 0.0)
 
 
 #: The smallest band width a correction scales (lag: days; gap: % of scale): a band of width 0 (every path
@@ -70,20 +110,27 @@ def conformal_q(scores: np.ndarray) -> float:
 MIN_WIDTH = {"lag_days": 15.0, "score_gap": 1.0}
 
 
-def widen(lo: np.ndarray, mid: np.ndarray, hi: np.ndarray, q: float | np.ndarray, min_width: float
-          ) -> tuple[np.ndarray, np.ndarray]:
-    """The band ``[lo, hi]`` corrected by ``q`` widths (``q < 0`` narrows it), never excluding ``mid``."""
+def widen(lo: np.ndarray, mid: np.ndarray, hi: np.ndarray, q_lo: float | np.ndarray, q_hi: float | np.ndarray,
+          min_width: float) -> tuple[np.ndarray, np.ndarray]:
+    """The band ``[lo, hi]`` with its edges moved out by ``q_lo`` / ``q_hi`` widths (negative: in), never
+    excluding ``mid``."""
     width = np.maximum(np.asarray(hi) - np.asarray(lo), min_width)
-    return np.minimum(lo - q * width, mid), np.maximum(hi + q * width, mid)
+    return np.minimum(lo - q_lo * width, mid), np.maximum(hi + q_hi * width, mid)
 
 
-def _nonconformity(row: Row, metric: str, h: int, f: tuple[float, float, float]) -> float | None:
-    """How far outside the raw band ``f`` = (median, lo, hi) the outcome fell, in band widths (negative inside
-    it): the band's normalised conformity score, so that wide and narrow bands pool."""
+def _nonconformity(row: Row, metric: str, h: int, f: tuple[float, float, float]) -> tuple[float, float] | None:
+    """How far below and above the raw band ``f`` = (median, lo, hi) the outcome fell, in band widths
+    (negative inside it): the band's normalised conformity scores, so that wide and narrow bands pool. An
+    edge can never miss an outcome on the median's side of it (:func:`widen` never moves an edge past the
+    median), so that edge's score is ``NEVER_MISSES``: a point mass on the median (a lag with no release)
+    does not stop the other bands from being narrowed."""
     a = row.actual.get((metric, h))
     if a is None:
         return None
-    return max(f[1] - a, a - f[2]) / max(f[2] - f[1], MIN_WIDTH[metric])
+    width = max(f[2] - f[1], MIN_WIDTH[metric])
+    below = NEVER_MISSES if a >= f[0] else (f[1] - a) / width
+    above = NEVER_MISSES if a <= f[0] else (a - f[2]) / width
+    return below, above
 
 
 def start_value(row: Row, metric: str) -> float:
@@ -208,7 +255,7 @@ class CalibrationState:
     """What the published run applies: conformal corrections and the probability questions, fitted on every
     resolved backtest row."""
 
-    conformal: dict[tuple[str, str, int], float]
+    conformal: dict[tuple[str, str, int], Correction]
     questions: dict[tuple[str, int, bool], Question]
     #: (kind, metric) whose published point is "no change" (see the module docstring)
     recentred: frozenset[tuple[str, str]] = frozenset()
@@ -216,7 +263,7 @@ class CalibrationState:
     def to_json(self) -> dict[str, Any]:
         return {
             "recentred": sorted([k, m] for k, m in self.recentred),
-            "conformal": [[k, m, h, q] for (k, m, h), q in self.conformal.items()],
+            "conformal": [[k, m, h, lo, hi] for (k, m, h), (lo, hi) in self.conformal.items()],
             "questions": [{"kind": q.kind, "window": q.window, "retake": q.retake, "base_rate": q.base_rate,
                            "skilled": q.skilled, "n_skill": q.n_skill,
                            "platt": None if q.platt is None else [list(q.platt.coef), q.platt.intercept]}
@@ -226,7 +273,7 @@ class CalibrationState:
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> CalibrationState:
         """The state :meth:`to_json` wrote. Raises KeyError/TypeError/ValueError on a malformed document."""
-        conformal = {(str(k), str(m), int(h)): float(q) for k, m, h, q in doc["conformal"]}
+        conformal = {(str(k), str(m), int(h)): (float(lo), float(hi)) for k, m, h, lo, hi in doc["conformal"]}
         questions = {}
         for d in doc["questions"]:
             q = Question(str(d["kind"]), int(d["window"]), bool(d["retake"]))
@@ -267,14 +314,15 @@ def calibrate(rows: list[Row]) -> Calibrated:
     kinds = sorted({r.kind for r in rows})
     questions = {(k, w, rt): Question(k, w, rt) for k in kinds for rt in (False, True)
                  for w in (RETAKE_WINDOWS if rt else WINDOWS)}
-    scores: dict[tuple[str, str, int], list[tuple[date, float]]] = defaultdict(list)
+    scores: dict[tuple[str, str, int], list[tuple[date, float, float]]] = defaultdict(list)
     centre_errors: dict[tuple[str, str], list[tuple[date, float, float]]] = defaultdict(list)
     bands: dict[tuple[int, str, int], tuple[float, float]] = {}
     points: dict[tuple[int, str, int], float] = {}
     answers: dict[tuple[int, int, bool], tuple[float | None, bool]] = {}
     seen: list[int] = []
     for c in sorted(by_cutoff):
-        known = {key: np.array([s for t, s in v if t <= c]) for key, v in scores.items()}
+        known = {key: np.array([(lo, hi) for t, lo, hi in v if t <= c]).reshape(-1, 2)
+                 for key, v in scores.items()}
         moved = {key for key, errs in centre_errors.items()
                  if key[0] in RECENTRE_KINDS and _no_change_wins(errs, c, MIN_WIDTH[key[1]])}
         for q in questions.values():
@@ -291,14 +339,13 @@ def calibrate(rows: list[Row]) -> Calibrated:
                     if raw_f is None:
                         continue
                     f = recentre(raw_f, start_value(r, metric)) if (r.kind, metric) in moved else raw_f
-                    s = known.get((r.kind, metric, h))
-                    qv = conformal_q(s) if s is not None and len(s) >= MIN_ROWS else 0.0
-                    lo, hi = widen(np.array(f[1]), np.array(f[0]), np.array(f[2]), qv, MIN_WIDTH[metric])
+                    q_lo, q_hi = correction_for(known, r.kind, metric, h)
+                    lo, hi = widen(np.array(f[1]), np.array(f[0]), np.array(f[2]), q_lo, q_hi, MIN_WIDTH[metric])
                     bands[(i, metric, h)] = (float(lo), float(hi))
                     points[(i, metric, h)] = f[0]
                     e = _nonconformity(r, metric, h, f)
                     if e is not None:
-                        scores[(r.kind, metric, h)].append((months_after(c, h), e))
+                        scores[(r.kind, metric, h)].append((months_after(c, h), *e))
                     a = r.actual.get((metric, h))
                     if a is not None:
                         centre_errors[(r.kind, metric)].append(
@@ -317,7 +364,8 @@ def calibrate(rows: list[Row]) -> Calibrated:
         resolved = [r for r in rows if q.applies(r) and q.outcome(r) is not None]
         scored = [s for s in q.published if q.outcome(s[0]) is not None]
         _state_at(q, resolved, scored)
-    conformal = {key: conformal_q(np.array([s for _, s in v])) for key, v in scores.items() if len(v) >= MIN_ROWS}
+    everything = {key: np.array([(lo, hi) for _, lo, hi in v]) for key, v in scores.items()}
+    conformal = {key: correction_for(everything, *key) for key in everything}
     recentred = frozenset(key for key, errs in centre_errors.items()
                           if key[0] in RECENTRE_KINDS and _no_change_wins(errs, date.max, MIN_WIDTH[key[1]]))
     return Calibrated(rows, bands, points, answers, CalibrationState(conformal, questions, recentred))

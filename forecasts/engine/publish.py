@@ -45,7 +45,7 @@ from forecasts.records.model import Benchmark, Dataset
 
 #: Bump when a change to the engine changes its output: forecast documents and calibrations are keyed by
 #: it, so a new engine refits everything instead of serving what the old one made.
-ENGINE_VERSION = "5"
+ENGINE_VERSION = "6"
 #: The frontier model each unit class publishes, chosen by the rule in :mod:`forecasts.engine.report`
 #: (``gapcast backtest`` re-runs the rule and shows whether it still agrees).
 PUBLISHED: dict[UnitClass, FrontierModel] = {
@@ -207,13 +207,14 @@ class _State:
     saturated: bool = False  # the closed frontier is past the benchmark's saturation threshold
 
 
-def _q_at(state: CalibrationState, kind: str, metric: str, h: int) -> float:
-    """The conformal correction at horizon ``h`` months, interpolated between the calibrated horizons."""
+def _q_at(state: CalibrationState, kind: str, metric: str, h: int) -> tuple[float, float]:
+    """The conformal (lower, upper) correction at horizon ``h`` months, interpolated between the calibrated
+    horizons."""
     hs = [x for x in bt.HORIZONS if (kind, metric, x) in state.conformal]
     if not hs:
-        return 0.0
-    qs = [state.conformal[(kind, metric, x)] for x in hs]
-    return float(np.interp(h, [0, *hs], [0.0, *qs]))
+        return 0.0, 0.0
+    lows, highs = zip(*(state.conformal[(kind, metric, x)] for x in hs), strict=True)
+    return (float(np.interp(h, [0, *hs], [0.0, *lows])), float(np.interp(h, [0, *hs], [0.0, *highs])))
 
 
 def _trajectory(values: np.ndarray, days: np.ndarray, state: CalibrationState, kind: str, metric: str,
@@ -231,8 +232,8 @@ def _trajectory(values: np.ndarray, days: np.ndarray, state: CalibrationState, k
     if (kind, metric) in state.recentred:
         shift = start - mid
         mid, lo, hi = mid + shift, lo + shift, hi + shift
-    q = np.array([_q_at(state, kind, metric, j + 1) for j in range(n)])
-    lo, hi = widen(lo, mid, hi, q, MIN_WIDTH[metric] * per_unit)
+    q = np.array([_q_at(state, kind, metric, j + 1) for j in range(n)]).reshape(-1, 2)
+    lo, hi = widen(lo, mid, hi, q[:, 0], q[:, 1], MIN_WIDTH[metric] * per_unit)
     clamp_lo = -np.inf if bounds[0] is None else bounds[0]
     clamp_hi = np.inf if bounds[1] is None else bounds[1]
     mid, lo, hi = (np.clip(x, clamp_lo, clamp_hi) for x in (mid, lo, hi))
