@@ -375,14 +375,15 @@ def calibrate(rows: list[Row]) -> Calibrated:
 
 
 def coverage_table(cal: Calibrated, halves: Iterable[str] = ("all",)) -> list[dict[str, Any]]:
-    """Rows ``{kind, metric, horizon_months, coverage_80, n}`` of the calibrated bands (``half`` too)."""
+    """Rows ``{kind, metric, horizon_months, coverage_80, n}`` of the calibrated bands; for a ``half`` other
+    than ``all``, the benchmark rows of that half of the benchmarks (with ``half``)."""
     out = []
     for half in halves:
         cells: dict[tuple[str, str, int], list[bool]] = defaultdict(list)
         for (i, metric, h), (lo, hi) in cal.bands.items():
             r = cal.rows[i]
             a = r.actual.get((metric, h))
-            if a is None or (half != "all" and r.half != half and r.kind == "benchmark"):
+            if a is None or (half != "all" and (r.kind != "benchmark" or r.half != half)):
                 continue
             cells[(r.kind, metric, h)].append(lo <= a <= hi)
         for (kind, metric, h), hits in sorted(cells.items()):
@@ -395,13 +396,14 @@ def coverage_table(cal: Calibrated, halves: Iterable[str] = ("all",)) -> list[di
 
 
 def probability_table(cal: Calibrated, *, retake: bool, half: str = "all") -> list[dict[str, Any]]:
-    """Scores of the *published* probabilities at every past cut-off against what happened."""
+    """Scores of the *published* probabilities at every past cut-off against what happened; for a ``half``
+    other than ``all``, the benchmark rows of that half of the benchmarks (domains are not split)."""
     from sklearn.metrics import brier_score_loss, roc_auc_score
 
     cells: dict[tuple[str, int], list[tuple[float, bool, bool]]] = defaultdict(list)
     for (i, w, rt), (p, is_model) in cal.answers.items():
         r = cal.rows[i]
-        if rt != retake or p is None or (half != "all" and r.kind == "benchmark" and r.half != half):
+        if rt != retake or p is None or (half != "all" and (r.kind != "benchmark" or r.half != half)):
             continue
         y = (r.retake if retake else r.catch).get(w)
         if y is not None:

@@ -120,7 +120,7 @@ def report(data: Dataset, domains: Mapping[str, Domain], *, optional: Iterable[s
         "headline": headline,
         "recentred": [f"{k}:{m}" for k, m in sorted(cal.state.recentred)],
         "series": sorted(series.values(), key=lambda s: (s["kind"] != "domain", s["target"])),
-        "calibration": coverage_table(cal),
+        "calibration": coverage_table(cal, halves=("all", "tune", "judge")),
         "catch_up": probability_table(cal, retake=False) + probability_table(cal, retake=False, half="judge"),
         "retake": probability_table(cal, retake=True),
         "selection": selection(histories, candidates),
