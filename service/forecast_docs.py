@@ -14,7 +14,7 @@ from typing import Any
 from flask import Flask, current_app
 
 from forecasts.publishing.freshness import Freshness, overdue
-from forecasts.publishing.outlook import doc_key
+from forecasts.publishing.outlook import doc_key, previous_engine_doc_key
 from forecasts.storage import keys
 from service.http import current, store
 from service.lru import LRU
@@ -29,8 +29,9 @@ def init_app(app: Flask) -> None:
 
 def forecast_entry(kind: str, target: str, metric: str) -> tuple[bytes | None, bool]:
     """`(document, updating)` of one series for this request's version: its stored document and False; while
-    that one is pending, the series' previous document (an earlier generation's) and True; (None, False)
-    when the series never had one (a pending status)."""
+    that one is pending, the series' previous document (an earlier generation's, else the previous engine
+    version's for the same data, after an upgrade) and True; (None, False) when the series never had one
+    (a pending status)."""
     gen, tag = current()
     field = f"{kind}:{target}:{metric}"
     cache: LRU = current_app.extensions["gapcast.forecast_cache"]
@@ -42,12 +43,13 @@ def forecast_entry(kind: str, target: str, metric: str) -> tuple[bytes | None, b
     if raw_ref is None:
         return None, False
     ref = json.loads(raw_ref)
-    wanted = [doc_key(ref["hash"])] + ([doc_key(ref["previous"])] if ref.get("previous") else [])
-    docs = [d if isinstance(d, bytes) or d is None else d.encode() for d in r.mget(wanted)]
+    older = [doc_key(ref["previous"])] if ref.get("previous") else []
+    older += [k for k in (previous_engine_doc_key(ref["hash"]),) if k]
+    docs = [d if isinstance(d, bytes) or d is None else d.encode() for d in r.mget([doc_key(ref["hash"]), *older])]
     if docs[0] is not None:  # a pending document may appear without the tag changing in between requests
         cache.put((tag, field), docs[0])
         return docs[0], False
-    previous = docs[1] if len(docs) > 1 else None
+    previous = next((d for d in docs[1:] if d is not None), None)
     return previous, previous is not None
 
 

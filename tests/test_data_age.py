@@ -171,6 +171,22 @@ def test_a_refit_serves_the_previous_forecast_marked_updating(r: redis.Redis, st
     assert after["updating"] is False and after["forecast"]["data_hash"] != before["forecast"]["data_hash"]
 
 
+def test_after_an_engine_upgrade_the_previous_engines_forecast_is_served_marked_updating(
+        r: redis.Redis, store: Store, loaded: str, small_domains: dict[str, Domain]) -> None:
+    """The new engine's documents do not exist yet right after an upgrade: each series serves the previous
+    engine's document for the same data, marked updating, instead of a 503, until its refit lands."""
+    ref = next(x for x in outlook.read_index(store, loaded) if x.field == "domain:coding:score_gap")
+    old_key = outlook.previous_engine_doc_key(ref.hash)
+    assert old_key is not None
+    r.rename(outlook.doc_key(ref.hash), old_key)  # as the previous engine left it
+    during = make_app(r).test_client().get("/v1/domains/coding/forecast")
+    assert during.status_code == 200, during.data
+    assert during.get_json()["updating"] is True
+    outlook.compute(store, loaded, outlook.pending(store, loaded), domains=small_domains)
+    after = make_app(r).test_client().get("/v1/domains/coding/forecast").get_json()
+    assert after["updating"] is False
+
+
 def test_a_series_that_never_had_a_forecast_is_503_with_retry_after(r: redis.Redis, store: Store,
                                                                     small_snapshot: bytes,
                                                                     small_domains: dict[str, Domain]) -> None:

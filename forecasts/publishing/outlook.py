@@ -84,6 +84,17 @@ def doc_key(data_hash: str) -> str:
     return keys.forecast(f"e{ENGINE_VERSION}-{data_hash}")
 
 
+def previous_engine_doc_key(data_hash: str) -> str | None:
+    """The Redis key the previous engine version stored this data's document under (None for engine 1):
+    served, marked updating, while the current engine's document is pending after an upgrade, so an engine
+    bump does not turn every forecast into a 503 until the refit. Only the version just before: the
+    document shape is the same in engines 5 and 6 (checked against a store engine 5 left); a change of
+    shape must drop this."""
+    if not ENGINE_VERSION.isdigit() or int(ENGINE_VERSION) <= 1:
+        return None
+    return keys.forecast(f"e{int(ENGINE_VERSION) - 1}-{data_hash}")
+
+
 def benchmark_spec(bench: Benchmark, metric: str) -> SeriesSpec:
     """How a benchmark's series of `metric` is forecast (margins and clamps in the benchmark's unit)."""
     if metric == "lag_days":
