@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -302,6 +303,7 @@ def up(app: App, host: str, port: int, workers: int, no_scheduler: bool) -> None
     restarted with backoff."""
     from gapcast.supervise import Part, Supervisor
 
+    require_free_port(host, port)
     with _errors(), app.redis_url() as url, app.store_at(url) as store:
         click.echo(describe_redis(store.r, url, embedded=not app.settings.redis_url))
         if store.current_generation() is None:
@@ -345,8 +347,28 @@ def describe_redis(r: redis.Redis, url: str, *, embedded: bool) -> str:
 def api(app: App, host: str, port: int, workers: int) -> None:
     """Serve only the API and dashboard (no loading, no scheduler). For production run gunicorn
     directly with the same settings: gunicorn -c python:service.gunicorn_conf 'service:create_app()'."""
+    require_free_port(host, port)
     with _errors(), app.redis_url() as url:
         _serve(app, url, host, port, workers)
+
+
+def require_free_port(host: str, port: int) -> None:
+    """Fail with a one-line error when `host:port` cannot be listened on (in use, or not an address of this
+    machine), before anything starts: otherwise the API would retry the bind and die, and `up` would
+    restart it forever. Binds as gunicorn does (SO_REUSEADDR), then lets go."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise click.ClickException(f"--host {host}: not an address ({exc.strerror})") from None
+    family, kind, proto, _, addr = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(addr)
+        except OSError as exc:
+            raise click.ClickException(
+                f"cannot listen on {host}:{port}: {exc.strerror} (another gapcast or server holds it? "
+                "choose another --port)") from None
 
 
 def _serve(app: App, url: str, host: str, port: int, workers: int) -> None:

@@ -283,3 +283,16 @@ def test_ingest_summary_names_each_changed_domain_before_and_after() -> None:
     assert domain_changes(before, after, ["coding", "math"]) == [
         "coding: open_behind -> caught_up, gap 10.5 -> 0.4 % of scale, lag 2.0 -> 0.0 months",
         "math: - -> open_behind, gap - -> 3.0 % of scale, lag - -> - months"]
+
+
+def test_up_and_api_refuse_a_port_in_use_with_one_line_before_starting_anything(tmp_path: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        for command in (["up", "--no-scheduler"], ["api"]):
+            result = CliRunner().invoke(cli, [*command, "--port", str(port)],
+                                        env={"GAPCAST_DATA_DIR": str(tmp_path / "d")})
+            assert result.exit_code == 1, result.output
+            assert f"cannot listen on 127.0.0.1:{port}" in result.output and "Traceback" not in result.output
+            assert not (tmp_path / "d").exists()  # nothing started: no Redis, no data folder
