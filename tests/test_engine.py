@@ -15,7 +15,7 @@ from forecasts.engine.candidates import Flat, Jumps, Pools, PoolStats
 from forecasts.engine.history import BEHIND, LEADS, TIED, BenchmarkHistory
 from forecasts.engine.origin import origin_at, simulate_benchmark, weighted_median_along
 from forecasts.engine.paths import caught_up_within, first_catch_up, retakes_within
-from forecasts.engine.publish import run_engine
+from forecasts.engine.publish import histories_of, run_engine
 from forecasts.engine.transform import Transform, UnitClass
 from forecasts.measure.compute import derive
 from forecasts.measure.domains import load_domains, weighted_median
@@ -171,7 +171,7 @@ def test_uninformative_probabilities_publish_the_base_rate_and_informative_ones_
 
 @pytest.fixture(scope="module")
 def published() -> dict[tuple[str, str, str], Any]:
-    result = run_engine(parse_snapshot(bundled_bytes()).data, load_domains())
+    result = run_engine(histories_of(parse_snapshot(bundled_bytes()).data), load_domains())
     return {k: f.to_dict() for k, f in result.forecasts.items()}
 
 
@@ -240,7 +240,7 @@ def test_the_slow_candidates_give_monotone_paths_under_the_ceiling(name: str) ->
 def test_a_domain_forecast_starts_where_its_row_ends() -> None:
     """The state a domain's forecast speaks of ("score gap G, lag L") is its row's: same date, same numbers."""
     data, domains = parse_snapshot(bundled_bytes()).data, load_domains()
-    forecasts = run_engine(data, domains).forecasts
+    forecasts = run_engine(histories_of(data), domains).forecasts
     for row in derive(data, domains).summary:
         fc = forecasts.get(("domain", row["domain"], "score_gap"))
         if fc is None or row["score_gap"] is None:

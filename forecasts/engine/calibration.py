@@ -323,6 +323,7 @@ def calibrate(rows: list[Row]) -> Calibrated:
     for c in sorted(by_cutoff):
         known = {key: np.array([(lo, hi) for t, lo, hi in v if t <= c]).reshape(-1, 2)
                  for key, v in scores.items()}
+        corrections: dict[tuple[str, str, int], Correction] = {}  # one per key and cut-off
         moved = {key for key, errs in centre_errors.items()
                  if key[0] in RECENTRE_KINDS and _no_change_wins(errs, c, MIN_WIDTH[key[1]])}
         for q in questions.values():
@@ -339,7 +340,10 @@ def calibrate(rows: list[Row]) -> Calibrated:
                     if raw_f is None:
                         continue
                     f = recentre(raw_f, start_value(r, metric)) if (r.kind, metric) in moved else raw_f
-                    q_lo, q_hi = correction_for(known, r.kind, metric, h)
+                    key = (r.kind, metric, h)
+                    if key not in corrections:
+                        corrections[key] = correction_for(known, *key)
+                    q_lo, q_hi = corrections[key]
                     lo, hi = widen(np.array(f[1]), np.array(f[0]), np.array(f[2]), q_lo, q_hi, MIN_WIDTH[metric])
                     bands[(i, metric, h)] = (float(lo), float(hi))
                     points[(i, metric, h)] = f[0]

@@ -126,12 +126,13 @@ def calibration_digest(histories: Mapping[str, BenchmarkHistory], domains: Mappi
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def run_engine(data: Dataset, domains: Mapping[str, Domain], *, calibration: Calibration | None = None,
-               only: tuple[set[str], set[str]] | None = None, n_paths: int = bt.PUBLISHED_PATHS) -> EngineResult:
-    """Forecast the series of ``data`` as of its newest release, calibrated by ``calibration`` (backtested
-    here when None). ``only = (benchmark ids, domain ids)`` limits the work to those series (a domain's member
-    benchmarks are simulated for it, and their forecasts returned too)."""
-    histories = histories_of(data)
+def run_engine(histories: Mapping[str, BenchmarkHistory], domains: Mapping[str, Domain], *,
+               calibration: Calibration | None = None, only: tuple[set[str], set[str]] | None = None,
+               n_paths: int = bt.PUBLISHED_PATHS) -> EngineResult:
+    """Forecast the series of ``histories`` (:func:`histories_of` a dataset) as of its newest release,
+    calibrated by ``calibration`` (backtested here when None). ``only = (benchmark ids, domain ids)`` limits
+    the work to those series (a domain's member benchmarks are simulated for it, and their forecasts
+    returned too)."""
     if not histories:
         return EngineResult({}, Calibration(calibrate([]).state, {}), None)
     cal = calibration if calibration is not None else backtest_calibration(histories, domains)

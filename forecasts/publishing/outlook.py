@@ -18,6 +18,7 @@ from typing import Any, cast
 
 import pandas as pd
 
+from forecasts.engine.history import BenchmarkHistory
 from forecasts.engine.origin import MIN_MONTHS
 from forecasts.engine.publish import (
     ENGINE_VERSION,
@@ -205,9 +206,10 @@ def compute(store: Store, gen: str, refs: list[SeriesRef], *, progress: Callable
     if not refs:
         return 0
     domains = domains if domains is not None else load_domains()
-    data = store.read_dataset(gen)  # sorted: equal data, equal forecasts in every process
+    # sorted: equal data, equal forecasts in every process
+    histories = histories_of(store.read_dataset(gen))
     only = ({r.target for r in refs if r.kind == "benchmark"}, {r.target for r in refs if r.kind == "domain"})
-    result = run_engine(data, domains, calibration=cached_calibration(store, data, domains), only=only)
+    result = run_engine(histories, domains, calibration=cached_calibration(store, histories, domains), only=only)
     pipe = store.r.pipeline(transaction=False)
     for done, ref in enumerate(refs, start=1):
         spec = SeriesSpec(**ref.spec)
@@ -227,10 +229,11 @@ def compute(store: Store, gen: str, refs: list[SeriesRef], *, progress: Callable
     return len(refs)
 
 
-def cached_calibration(store: Store, data: Dataset, domains: Mapping[str, Domain]) -> Calibration:
-    """The engine's calibration for `data`: read from the store under its digest, else backtested and stored
-    (String JSON, TTL :data:`FORECAST_TTL_S`). A malformed stored document is recomputed, never served."""
-    histories = histories_of(data)
+def cached_calibration(store: Store, histories: Mapping[str, BenchmarkHistory], domains: Mapping[str, Domain]
+                       ) -> Calibration:
+    """The engine's calibration for `histories`: read from the store under its digest, else backtested and
+    stored (String JSON, TTL :data:`FORECAST_TTL_S`). A malformed stored document is recomputed, never
+    served."""
     key = keys.engine_calibration(calibration_digest(histories, domains))
     raw = store.r.get(key)
     if raw is not None:
