@@ -44,7 +44,8 @@ def forecast_entry(kind: str, target: str, metric: str) -> tuple[bytes | None, b
         return None, False
     ref = json.loads(raw_ref)
     older = [doc_key(ref["previous"])] if ref.get("previous") else []
-    older += [k for k in (previous_engine_doc_key(ref["hash"]),) if k]
+    if (upgraded := previous_engine_doc_key(ref["hash"])) is not None:
+        older.append(upgraded)
     docs = [d if isinstance(d, bytes) or d is None else d.encode() for d in r.mget([doc_key(ref["hash"]), *older])]
     if docs[0] is not None:  # a pending document may appear without the tag changing in between requests
         cache.put((tag, field), docs[0])
