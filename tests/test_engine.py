@@ -15,6 +15,7 @@ from forecasts.engine.candidates import Flat, Jumps, Pools, PoolStats
 from forecasts.engine.history import BEHIND, LEADS, TIED, BenchmarkHistory
 from forecasts.engine.origin import origin_at, simulate_benchmark, weighted_median_along
 from forecasts.engine.paths import caught_up_within, first_catch_up, retakes_within
+from forecasts.engine.publish import _months as months_text
 from forecasts.engine.publish import histories_of, run_engine
 from forecasts.engine.transform import Transform, UnitClass
 from forecasts.measure.compute import derive
@@ -205,6 +206,10 @@ def test_no_published_answer_contradicts_another(published: dict[tuple[str, str,
             assert not dated, where
             if fc["status"] == "ok":
                 assert "not predictable" in fc["reason"], where
+        traj = fc["trajectory"]
+        if metric == "lag_days" and fc["status"] == "ok" and len(traj) >= 12:
+            # "about N months in 12 months" is the published lag a year on, not another reading of the paths
+            assert f"about {months_text(traj[11]['yhat'])} in 12 months" in fc["reason"], where
 
 
 def test_trajectories_are_ordered_and_inside_their_bounds(published: dict[tuple[str, str, str], Any]) -> None:

@@ -345,6 +345,8 @@ def calibrate(rows: list[Row]) -> Calibrated:
                         corrections[key] = correction_for(known, *key)
                     q_lo, q_hi = corrections[key]
                     lo, hi = widen(np.array(f[1]), np.array(f[0]), np.array(f[2]), q_lo, q_hi, MIN_WIDTH[metric])
+                    if metric == "lag_days":  # a lag is never negative (published trajectories are clamped alike)
+                        lo = np.maximum(lo, 0.0)
                     bands[(i, metric, h)] = (float(lo), float(hi))
                     points[(i, metric, h)] = f[0]
                     e = _nonconformity(r, metric, h, f)

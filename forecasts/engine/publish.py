@@ -1,4 +1,4 @@
-"""The published answers of engine 5: every benchmark and domain forecast from one set of joint paths.
+"""The published answers of the engine: every benchmark and domain forecast from one set of joint paths.
 
 :func:`run_engine` takes a calibration (backtested here, or one the store kept), then forecasts every series
 from the newest data, and derives per series the score-gap and lag trajectories (median, calibrated 80%
@@ -12,7 +12,8 @@ by walking every published series):
 - dates (p10/p50/p90) only with ``basis = "model"`` and a lag that is not widening;
 - a saturated benchmark asks no catch-up or lead question (``basis = "saturated"``): both sides near the
   ceiling is not a catch-up;
-- "open models stay about N months behind" is the current lag and the paths' median lag a year on.
+- "open models stay about N months behind" is the current lag and the published median lag a year on (no
+  change where the calibration recentred the lag), and the lag trend is read about that same median.
 """
 
 from __future__ import annotations
@@ -242,17 +243,21 @@ def _trajectory(values: np.ndarray, days: np.ndarray, state: CalibrationState, k
             for j in range(n)]
 
 
-def lag_trend_of(paths: JointPaths, lag_now: float) -> LagTrend:
+def lag_trend_of(paths: JointPaths, lag_now: float, *, recentred: bool = False) -> LagTrend:
     """The lag's expected change over the next 12 months (days per year) with its 80% band, read off the
     paths: ``widening`` when 90% of paths end the year with a longer lag, ``shrinking`` when 90% end
-    shorter, else ``stable``."""
+    shorter, else ``stable``. ``recentred``: the published lag point is "no change" (the calibration moved
+    it there), so the change is centred on 0 with its band moved alike, as the trajectory's band is: the
+    trend never contradicts the published forecast."""
     change = paths.lag[:, 11] - lag_now
     change = change[np.isfinite(change)]
     if not len(change):
         return LagTrend(None, None, None, None)
+    if recentred:
+        change = change - np.median(change)
     lo, mid, hi = (float(x) for x in np.quantile(change, [0.1, 0.5, 0.9]))
     verdict = LagVerdict.SHRINKING if hi < 0 else LagVerdict.WIDENING if lo > 0 else LagVerdict.STABLE
-    return LagTrend(mid, lo, hi, verdict, float(np.median(paths.lag[:, 11][np.isfinite(paths.lag[:, 11])])))
+    return LagTrend(mid, lo, hi, verdict, lag_now + mid)
 
 
 def _publish(target: str, st: _State, paths: JointPaths, as_of: date, cal: CalibrationState
@@ -260,10 +265,10 @@ def _publish(target: str, st: _State, paths: JointPaths, as_of: date, cal: Calib
     gap_traj = _trajectory(paths.gap, paths.days, cal, st.kind,
                            "score_gap", st.unit_per_pct, st.bounds, st.gap)
     lag_traj = _trajectory(paths.lag, paths.days, cal, st.kind, "lag_days", 1.0, (0.0, None), st.lag)
-    trend = lag_trend_of(paths, st.lag)
+    trend = lag_trend_of(paths, st.lag, recentred=(st.kind, "lag_days") in cal.recentred)
     catch, status, reason = _catch_up(st, paths, cal, trend)
     enum = ModelName(st.model) if st.kind == "benchmark" else ModelName.AGGREGATED
-    model_reason = (f"{st.model}: joint sample paths of the closed and open frontiers (engine 5); "
+    model_reason = (f"{st.model}: joint sample paths of the closed and open frontiers (engine {ENGINE_VERSION}); "
                     f"80% bands calibrated on earlier cut-offs' errors")
     common: dict[str, Any] = {"target": target, "kind": st.kind, "as_of": as_of, "model": enum,
                               "model_reason": model_reason, "catch_up": catch, "lag_trend": trend,
@@ -304,7 +309,7 @@ def _catch_up(st: _State, paths: JointPaths, cal: CalibrationState, trend: LagTr
     probs: dict[int, float | None] = {w: p for w, (p, _) in within.items()}
     lag12 = trend.level_days
     stay = (f"Open models are about {_months(st.lag)} behind now"
-            + (f" and about {_months(lag12)} in 12 months (median of the paths)." if lag12 is not None else "."))
+            + (f" and about {_months(lag12)} in 12 months (the forecast's median)." if lag12 is not None else "."))
     p10 = p50 = p90 = None
     never = None
     if model_basis and trend.verdict is not LagVerdict.WIDENING:

@@ -61,7 +61,7 @@ class LagTrend:
     """The lag's expected change over the next year (days) with its 80% band, read off the sample paths
     (:func:`forecasts.engine.publish.lag_trend_of`); all ``None`` without paths.
 
-    ``level_days`` (the paths' median lag a year on) is for the reason sentence and is not published.
+    ``level_days`` (the published median lag a year on) is for the reason sentence and is not published.
     """
 
     slope_days_per_year: float | None
