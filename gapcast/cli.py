@@ -414,7 +414,9 @@ def forecast(app: App, domain: str | None, as_json: bool) -> None:
 def backtest(app: App, as_json: bool, optional: str) -> None:
     """The engine's rolling-origin backtest on the current data: accuracy against the random walk,
     interval coverage, catch-up probabilities against what happened, and the candidate selection."""
-    from forecasts.engine.candidates import OPTIONAL_CANDIDATES
+    import importlib.util
+
+    from forecasts.engine.candidates import OPTIONAL_CANDIDATES, OPTIONAL_MODULES
     from forecasts.engine.report import report
 
     names = [n.strip() for n in optional.split(",") if n.strip()]
@@ -422,6 +424,10 @@ def backtest(app: App, as_json: bool, optional: str) -> None:
     if unknown:
         raise click.BadParameter(f"unknown candidate(s) {', '.join(unknown)}; choose from "
                                  f"{', '.join(OPTIONAL_CANDIDATES)}", param_hint="--candidates")
+    missing = [f"{n} needs {OPTIONAL_MODULES[n]}" for n in names
+               if importlib.util.find_spec(OPTIONAL_MODULES[n]) is None]
+    if missing:
+        raise click.ClickException(f"{'; '.join(missing)}: pip install -e '.[research]'")
     with _errors(), app.store() as store:
         data = store.read_dataset(store.require_generation())
     doc = report(data, app.domains, optional=names)

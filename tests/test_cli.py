@@ -296,3 +296,13 @@ def test_up_and_api_refuse_a_port_in_use_with_one_line_before_starting_anything(
             assert result.exit_code == 1, result.output
             assert f"cannot listen on 127.0.0.1:{port}" in result.output and "Traceback" not in result.output
             assert not (tmp_path / "d").exists()  # nothing started: no Redis, no data folder
+
+
+def test_backtest_names_the_extra_a_slow_candidate_needs(monkeypatch: pytest.MonkeyPatch) -> None:
+    from forecasts.engine import candidates
+
+    monkeypatch.setitem(candidates.OPTIONAL_MODULES, "ets", "statsforecast_not_installed_here")
+    result = CliRunner().invoke(cli, ["backtest", "--candidates", "ets"])
+    assert result.exit_code == 1, result.output
+    assert "ets needs statsforecast_not_installed_here: pip install -e '.[research]'" in result.output
+    assert "Traceback" not in result.output

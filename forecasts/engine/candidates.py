@@ -187,9 +187,13 @@ class ProphetLogistic:
         import logging
 
         import pandas as pd
+
+        logging.getLogger("prophet.plot").disabled = True  # "Importing plotly failed": plots are not used
         from prophet import Prophet  # slow: the comparison only
 
+        # each fit logs its changepoints (INFO) and, without plotly, an ERROR at import: noise, not news
         logging.getLogger("cmdstanpy").setLevel(logging.WARNING)
+        logging.getLogger("prophet").setLevel(logging.WARNING)
         ok = np.isfinite(u)
         y = u[ok]
         level = float(y[-1])
@@ -218,6 +222,8 @@ class ProphetLogistic:
 
 CANDIDATES: dict[str, FrontierModel] = {"flat": Flat(), "jumps": Jumps()}
 OPTIONAL_CANDIDATES: dict[str, FrontierModel] = {"ets": DampedETS(), "prophet": ProphetLogistic()}
+#: The module each optional candidate imports (both come with the ``research`` extra).
+OPTIONAL_MODULES = {"ets": "statsforecast", "prophet": "prophet"}
 
 
 @dataclass(frozen=True)
