@@ -148,7 +148,8 @@ class DomainCollector(Collector):
             cu = fc["catch_up"]
             if cu.get("p50"):  # a median date that passed without the catch-up is overdue: 0, never negative
                 p50.add_metric([d], (days_until(cu["p50"], today) or 0) * SECONDS_PER_DAY)
-                late.add_metric([d], 1.0 if overdue(cu["p50"], today) else 0.0)
+            # no date published is not overdue: 0, so that a dashboard or an alert rule sees every domain
+            late.add_metric([d], 1.0 if overdue(cu.get("p50"), today) else 0.0)
             for w in CATCH_UP_WINDOWS:
                 value = (cu.get("probability_within") or {}).get(w)
                 if value is not None:

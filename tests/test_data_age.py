@@ -107,6 +107,9 @@ def test_metrics_give_the_data_age_per_source_in_seconds_and_overdue_as_a_flag(r
     assert samples[("gapcast_source_data_age_seconds", (("source", "canonical"),))] == AGE_S
     assert samples[("gapcast_data_generation_age_seconds", ())] == 0.0
     assert samples[("gapcast_domain_catch_up_overdue", (("domain", "coding"),))] == 1.0
+    others = {labels: v for (name, labels), v in samples.items()
+              if name == "gapcast_domain_catch_up_overdue" and labels != (("domain", "coding"),)}
+    assert others and set(others.values()) == {0.0}  # no date published: every other domain reads 0
     p50 = [v for (name, _), v in samples.items() if name == "gapcast_domain_catch_up_p50_seconds"]
     assert p50 == [0.0]  # overdue: 0, never a negative number
 
