@@ -35,8 +35,9 @@ GAP, FORECAST, FAN = "#222222", "#555555", "#999999"
 INK, MUTED, GRID, TRACK = "#333333", "#666666", "#e6e6e6", "#eeeeee"
 DAYS_PER_MONTH = 30.436875
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-#: Average glyph width as a share of the font size; a little generous for sans-serif so labels never touch.
-_CHAR_EM = 0.6
+#: Average glyph width as a share of the font size, generous for sans-serif so labels never touch (DejaVu Sans,
+#: the Debian default, sets lowercase text at about 0.63 em: a line estimated at 0.6 overflowed by 5%).
+_CHAR_EM = 0.64
 _PAD = 12  # outer padding (px)
 LEADER_NAME_PX = 200  # a leader's model name in a frontier chart: longer names are shortened at a word boundary
 MINUS, EN_DASH = "\u2212", "\u2013"  # typographic minus for negative numbers, en dash for ranges
