@@ -1,0 +1,201 @@
+#!/usr/bin/env python3
+"""Print the diagnostics behind the README's Forecasts section that `gapcast backtest` does not print.
+
+    python scripts/engine_diagnostics.py            # the bundled snapshot (about 10 s)
+    python scripts/engine_diagnostics.py --grid     # also the shrinkage-weight grid (about 10 s more)
+
+- **Coverage by cut-off year**, per kind, metric and horizon: drift shows as years above and below 80%.
+- **Point masses**: the share of benchmark-lag outcomes exactly on the paths' median, and of bands whose
+  upper edge is the median (a lag with no open release grows exactly a day per day).
+- **The worst series**: the 6-month benchmark-lag MAE ratios against the random walk that weigh most in the
+  geometric mean, per half.
+- **Blends**: the 6-month benchmark-lag ratio when the point blends the paths' median with no change.
+- **Catch-up**: how many benchmark rows were asked, how many caught up (per cut-off year), how many after
+  30 rows had resolved, and the raw path probability's AUC. Then time-honest logistic fits (refitted at
+  each cut-off on the rows resolved by then) on simple features, scored on the rows they could be fitted
+  for.
+- ``--grid``: the 6-month benchmark-lag ratio per half for other shrinkage weights of the release rate.
+
+It loads the bundled snapshot into a private redis-server (as `gapcast load` does) and reads it back,
+so that the engine sees exactly the sorted data a real rebuild sees.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+import numpy as np  # noqa: E402
+import redis  # noqa: E402
+
+from forecasts.engine import backtest as bt  # noqa: E402
+from forecasts.engine.calibration import Calibrated, Question, calibrate, months_after  # noqa: E402
+from forecasts.engine.candidates import Chase, Jumps, Sawtooth  # noqa: E402
+from forecasts.engine.history import BenchmarkHistory  # noqa: E402
+from forecasts.engine.publish import histories_of, published_model  # noqa: E402
+from forecasts.engine.report import geo_ratio, mae_by_series  # noqa: E402
+from forecasts.engine.transform import UnitClass  # noqa: E402
+from forecasts.measure.domains import Domain, load_domains  # noqa: E402
+from forecasts.records.snapshot import bundled_bytes  # noqa: E402
+from forecasts.storage.ingest import load_snapshot  # noqa: E402
+from forecasts.storage.redis_server import EmbeddedRedis  # noqa: E402
+from forecasts.storage.store import Store  # noqa: E402
+
+MIN_FIT_ROWS = 30  # as the calibration's MIN_ROWS: the rows a time-honest fit needs before it is made
+FEATURE_SETS = (("logit_p",), ("log_gap",), ("log_gap", "closed_idle"), ("logit_p", "log_gap", "closed_idle"),
+                ("log_gap", "closed_idle", "log_lag"))
+
+
+def bundled_histories() -> dict[str, BenchmarkHistory]:
+    with tempfile.TemporaryDirectory() as tmp, EmbeddedRedis(Path(tmp)) as server:
+        store = Store(redis.Redis.from_url(server.url))
+        gen = load_snapshot(store, load_domains(), bundled_bytes(), "diagnostics").generation
+        return histories_of(store.read_dataset(gen))
+
+
+def coverage_by_year(rows: list[bt.Row], cal: Calibrated) -> None:
+    print("80% coverage by cut-off year (n):")
+    cells: dict[tuple[str, str, int], dict[int, list[bool]]] = defaultdict(lambda: defaultdict(list))
+    for (i, metric, h), (lo, hi) in cal.bands.items():
+        a = rows[i].actual.get((metric, h))
+        if a is not None:
+            cells[(rows[i].kind, metric, h)][rows[i].cutoff.year].append(lo <= a <= hi)
+    for (kind, metric, h), years in sorted(cells.items()):
+        shown = "  ".join(f"{y}: {np.mean(v):.2f} ({len(v)})" for y, v in sorted(years.items()))
+        print(f"  {kind:<9} {metric:<9} {h:>2} months  {shown}")
+
+
+def point_masses(rows: list[bt.Row]) -> None:
+    print("\nbenchmark lag outcomes on the paths' median / bands whose upper edge is the median:")
+    for h in bt.HORIZONS:
+        pairs = [(r.forecast[("lag_days", h)], r.actual[("lag_days", h)]) for r in rows
+                 if r.kind == "benchmark" and r.actual.get(("lag_days", h)) is not None
+                 and ("lag_days", h) in r.forecast]
+        on_mid = np.mean([abs(a - f[0]) < 1e-6 for f, a in pairs])
+        hi_mid = np.mean([abs(f[2] - f[0]) < 1e-6 for f, _ in pairs])
+        print(f"  {h:>2} months: {on_mid:.0%} of outcomes on the median, {hi_mid:.0%} of bands ({len(pairs)} rows)")
+
+
+def worst_series(rows: list[bt.Row], cal: Calibrated, top: int = 8) -> None:
+    print(f"\nthe {top} largest 6-month benchmark-lag MAE ratios (published / random walk):")
+    series = [s for s in mae_by_series(rows, cal.points).values()
+              if s["kind"] == "benchmark" and s.get("lag_days_rw_mae_6") and s.get("lag_days_mae_6")]
+    series.sort(key=lambda s: -s["lag_days_mae_6"] / s["lag_days_rw_mae_6"])
+    for s in series[:top]:
+        print(f"  {s['half']:<5} {s['target']:<32} {s['lag_days_mae_6']:8.1f} / {s['lag_days_rw_mae_6']:7.1f} days"
+              f" = {s['lag_days_mae_6'] / s['lag_days_rw_mae_6']:.2f} ({s['lag_days_n_6']} rows)")
+
+
+def halves(rows: list[bt.Row], points: Mapping[tuple[int, str, int], float] | None = None) -> str:
+    series = [s for s in mae_by_series(rows, points).values() if s["kind"] == "benchmark"]
+    return ", ".join(f"{half} {geo_ratio([s for s in series if s['half'] == half], 'lag_days', 6)[0]}"
+                     for half in ("tune", "judge"))
+
+
+def blends(rows: list[bt.Row]) -> None:
+    print("\n6-month benchmark lag / random walk, the point blending the paths' median (weight w) with no change:")
+    for w in (1.0, 0.75, 0.5, 0.25, 0.0):
+        points = {(i, "lag_days", h): w * f[0] + (1 - w) * r.lag0 for i, r in enumerate(rows)
+                  for (m, h), f in r.forecast.items() if m == "lag_days" and r.kind == "benchmark"}
+        print(f"  w = {w:.2f}: {halves(rows, points)}")
+
+
+def _months_idle(history: BenchmarkHistory, cutoff_ordinal: int) -> float:
+    days = [d for d in history.closed_steps.days if d <= cutoff_ordinal]
+    return (cutoff_ordinal - max(days)) / 30.44 if days else 99.0
+
+
+def _features(r: bt.Row, window: int, h: BenchmarkHistory) -> dict[str, float]:
+    p = min(max(r.p_catch[window], 0.005), 0.995)
+    return {"logit_p": float(np.log(p / (1 - p))), "log_gap": float(np.log1p(max(r.gap0, 0.0))),
+            "closed_idle": min(_months_idle(h, r.cutoff.toordinal()), 24.0), "log_lag": float(np.log1p(r.lag0))}
+
+
+def catch_up(rows: list[bt.Row], histories: Mapping[str, BenchmarkHistory]) -> None:
+    from sklearn.metrics import roc_auc_score
+
+    print("\ncatch-up (benchmark rows asked 'caught up within N months?'):")
+    for window in bt.WINDOWS:
+        q = Question("benchmark", window, False)
+        asked = sorted((r for r in rows if q.applies(r) and q.outcome(r) is not None), key=lambda r: r.cutoff)
+        if not asked:
+            continue
+        y = np.array([bool(q.outcome(r)) for r in asked])
+        per_year: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+        for r, caught in zip(asked, y, strict=True):
+            per_year[r.cutoff.year][0] += 1
+            per_year[r.cutoff.year][1] += int(caught)
+        raw = np.array([q.raw(r) for r in asked], dtype=float)
+        auc = f"{roc_auc_score(y, raw):.2f}" if 0 < y.sum() < len(y) else "-"
+        years = ", ".join(f"{yr}: {c} of {n}" for yr, (n, c) in sorted(per_year.items()))
+        print(f"  within {window}: {len(asked)} rows, {int(y.sum())} caught up ({years}); raw path AUC {auc}")
+        for names in FEATURE_SETS:
+            print(f"    logistic on {', '.join(names)}: {_time_honest_fit(asked, q, window, histories, names)}")
+
+
+def _time_honest_fit(asked: list[bt.Row], q: Question, window: int, histories: Mapping[str, BenchmarkHistory],
+                     names: tuple[str, ...]) -> str:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+
+    def x(r: bt.Row) -> list[float]:
+        f = _features(r, window, histories[r.target])
+        return [f[n] for n in names]
+
+    scored: list[tuple[float, bool]] = []
+    for c in sorted({r.cutoff for r in asked}):
+        resolved = [r for r in asked if months_after(r.cutoff, window) <= c]
+        y = np.array([bool(q.outcome(r)) for r in resolved])
+        if len(resolved) < MIN_FIT_ROWS or min(y.sum(), len(y) - y.sum()) < 5:
+            continue
+        model = LogisticRegression(C=1.0).fit(np.array([x(r) for r in resolved]), y)
+        scored += [(float(model.predict_proba(np.array([x(r)]))[0, 1]), bool(q.outcome(r)))
+                   for r in asked if r.cutoff == c]
+    if not scored:
+        return "never fitted (too few resolved rows of each outcome)"
+    p = np.array([s[0] for s in scored])
+    y = np.array([s[1] for s in scored], dtype=float)
+    auc = f"{roc_auc_score(y, p):.2f}" if 0 < y.sum() < len(y) else "-"
+    return (f"{len(scored)} rows scored, {int(y.sum())} caught up; AUC {auc}, Brier {np.mean((p - y) ** 2):.4f}"
+            f" against {np.mean((y.mean() - y) ** 2):.4f} for the base rate in hindsight")
+
+
+def grid(histories: Mapping[str, BenchmarkHistory], domains: Mapping[str, Domain]) -> None:
+    print("\n6-month benchmark lag / random walk per half, by the release rate's shrinkage weight (months of "
+          "pooled behaviour; published: 12):")
+    for prior in (12.0, 4.0, 1.0, 0.25):
+        closed = Jumps(rate_prior=prior)
+        models: dict[UnitClass, Any] = {UnitClass.BOUNDED: Chase(closed_model=closed),
+                                        UnitClass.LINEAR: Sawtooth(closed_model=closed), UnitClass.LOG: closed}
+        model_for: Callable[[UnitClass], Any] = models.__getitem__
+        print(f"  {prior:>5}: {halves(bt.run(histories, domains, model_for))}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--grid", action="store_true", help="Also run the shrinkage-weight grid (slow).")
+    args = parser.parse_args()
+    histories = bundled_histories()
+    domains = load_domains()
+    rows = bt.run(histories, domains, published_model)
+    cal = calibrate(rows)
+    coverage_by_year(rows, cal)
+    point_masses(rows)
+    worst_series(rows, cal)
+    blends(rows)
+    catch_up(rows, histories)
+    if args.grid:
+        grid(histories, domains)
+
+
+if __name__ == "__main__":
+    main()
