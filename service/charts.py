@@ -1036,13 +1036,13 @@ def catch_up_answer(row: dict[str, Any], forecast: dict[str, Any] | None, today:
 
 def _data_cell(row: dict[str, Any], today: date, names: dict[str, str]) -> tuple[str, str]:
     """``(text, tooltip)``: the row's newest data date and its age today; per contributing benchmark
-    its newest data date (``data_age_days`` counts from the row's date)."""
+    its newest data date (``member_data_age_days`` counts from the row's date)."""
     as_of = _date(row.get("as_of"))
     if as_of is None:
         return "—", "no dated data"
     age = max((today - as_of).days, 0)
     per = []
-    for bench, days in sorted((row.get("data_age_days") or {}).items(), key=lambda kv: (kv[1], kv[0])):
+    for bench, days in sorted((row.get("member_data_age_days") or {}).items(), key=lambda kv: (kv[1], kv[0])):
         if isinstance(days, int | float) and not isinstance(days, bool):
             per.append(f"{names.get(bench, bench)}: {date.fromordinal(as_of.toordinal() - int(days)).isoformat()}")
     tip = f"newest data {as_of.isoformat()}, {age} days before today" + (

@@ -515,7 +515,7 @@ def test_trend_cell_reads_the_forecasts_lag_trend() -> None:
 
 def test_summary_table_has_a_row_per_domain_linking_to_its_card() -> None:
     rows = [SummaryRow({**ROW, "primary_benchmark": "aa-coding-index",
-                        "data_age_days": {"aa-coding-index": 0, "arena-webdev": 81}}, forecast(p50="2027-08-31"),
+                        "member_data_age_days": {"aa-coding-index": 0, "arena-webdev": 81}}, forecast(p50="2027-08-31"),
                        "AA Coding Index", 100.0),
             SummaryRow({"domain": "math", "name": "Math <&>", "status": "no_data"}, None)]
     html = summary_table(rows, TODAY, {"arena-webdev": "WebDev Arena"})

@@ -121,7 +121,7 @@ def test_a_benchmark_without_new_data_counts_frozen_for_the_fresh_window_then_st
     frozen = domain_at(dom, bg, date(2024, 3, 31))
     assert frozen.status is GapStatus.OPEN_BEHIND
     assert frozen.lag_days == (date(2024, 1, 15) - date(2024, 1, 1)).days  # the lag at its last data, not grown
-    assert frozen.to_dict()["data_age_days"] == {"a": (date(2024, 3, 31) - date(2024, 1, 15)).days}
+    assert frozen.to_dict()["member_data_age_days"] == {"a": (date(2024, 3, 31) - date(2024, 1, 15)).days}
     assert (date(2024, 1, 15) + timedelta(days=FRESH_DAYS + 1)) < date(2024, 5, 31)
     assert domain_at(dom, bg, date(2024, 5, 31)).status is GapStatus.NO_DATA  # past FRESH_DAYS: stops counting
 

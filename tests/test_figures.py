@@ -94,7 +94,7 @@ def test_served_domain_series_keep_one_benchmarks_leaders_bounded_shares_and_cur
                 assert -100.0 <= p["score_gap"] <= 100.0, (dom, p["date"])
             if p["closed_leader"] and p["open_leader"]:
                 assert p["closed_leader"]["benchmark"] == p["open_leader"]["benchmark"] == p["primary_benchmark"]
-            assert all(0 <= age <= FRESH_DAYS for age in p["data_age_days"].values()), (dom, p["date"])
+            assert all(0 <= age <= FRESH_DAYS for age in p["member_data_age_days"].values()), (dom, p["date"])
 
 
 def _days(a: str, b: str) -> int:

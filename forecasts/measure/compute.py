@@ -107,7 +107,7 @@ def _domain_row(dom: Domain, series: list[dict[str, Any]], gaps: dict[str, Bench
     }
     if last is not None:
         row.update({k: last[k] for k in ("score_gap", "lag_days", "status", "closed_leader",
-                                         "open_leader", "benchmarks", "primary_benchmark", "data_age_days")})
+                                         "open_leader", "benchmarks", "primary_benchmark", "member_data_age_days")})
         row["as_of"] = last["date"]
         row["robustness"] = domain_sides(dom, gaps, date.fromisoformat(last["date"]))
     row["configured_benchmarks"] = dom.benchmark_ids

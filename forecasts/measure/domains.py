@@ -94,7 +94,7 @@ class DomainPoint:
             "open_leader": self.open_leader,
             "benchmarks": list(self.benchmarks),
             "primary_benchmark": self.primary_benchmark,
-            "data_age_days": dict(zip(self.benchmarks, self.ages, strict=True)),
+            "member_data_age_days": dict(zip(self.benchmarks, self.ages, strict=True)),
         }
 
 
