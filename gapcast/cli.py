@@ -410,8 +410,12 @@ def forecast(app: App, domain: str | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the whole report as JSON.")
 @click.option("--candidates", "optional", default="", metavar="NAMES",
               help="Also compare the slow candidates: ets (needs statsforecast), prophet; comma-separated.")
+@click.option("--paths", "n_paths", type=click.IntRange(50, 5000), default=None, metavar="N",
+              help="Sample paths per forecast (default: the published calibration's 200). 1000 makes the "
+                   "figures about 5x steadier between seeds, and the run about 2x slower.")
+@click.option("--seed", type=int, default=None, help="The paths' random seed (default: the published one).")
 @pass_app
-def backtest(app: App, as_json: bool, optional: str) -> None:
+def backtest(app: App, as_json: bool, optional: str, n_paths: int | None, seed: int | None) -> None:
     """The engine's rolling-origin backtest on the current data: accuracy against the random walk,
     interval coverage, catch-up probabilities against what happened, and the candidate selection."""
     import importlib.util
@@ -430,7 +434,10 @@ def backtest(app: App, as_json: bool, optional: str) -> None:
         raise click.ClickException(f"{'; '.join(missing)}: pip install -e '.[research]'")
     with _errors(), app.store() as store:
         data = store.read_dataset(store.require_generation())
-    doc = report(data, app.domains, optional=names)
+    from forecasts.engine import backtest as bt
+
+    doc = report(data, app.domains, optional=names, n_paths=n_paths or bt.BACKTEST_PATHS,
+                 seed=bt.SEED if seed is None else seed)
     click.echo(json.dumps(doc, indent=2) if as_json else render_backtest_report(doc))
 
 

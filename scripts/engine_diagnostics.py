@@ -2,7 +2,7 @@
 """Print the diagnostics behind the README's Forecasts section that `gapcast backtest` does not print.
 
     python scripts/engine_diagnostics.py            # the bundled snapshot (about 10 s)
-    python scripts/engine_diagnostics.py --grid     # also the shrinkage-weight grid (about 10 s more)
+    python scripts/engine_diagnostics.py --seeds 3 --paths 1000 --grid   # Monte Carlo spread, variants (~3 min)
 
 - **Coverage by cut-off year**, per kind, metric and horizon: drift shows as years above and below 80%.
 - **Point masses**: the share of benchmark-lag outcomes exactly on the paths' median, and of bands whose
@@ -14,7 +14,10 @@
   30 rows had resolved, and the raw path probability's AUC. Then time-honest logistic fits (refitted at
   each cut-off on the rows resolved by then) on simple features, scored on the rows they could be fitted
   for.
-- ``--grid``: the 6-month benchmark-lag ratio per half for other shrinkage weights of the release rate.
+- ``--seeds K [--paths N]``: the benchmark MAE ratios per half for K seeds of the paths, mean and range: the
+  Monte Carlo noise of every figure above (at 200 paths the 6-month lag ratio moves by about 0.05).
+- ``--grid``: the 6-month benchmark-lag ratio per half for variants of the release process (shrinkage weight
+  of the release rate; the idle-duration hazard on or off), averaged over the ``--seeds``.
 
 It loads the bundled snapshot into a private redis-server (as `gapcast load` does) and reads it back,
 so that the engine sees exactly the sorted data a real rebuild sees.
@@ -169,20 +172,50 @@ def _time_honest_fit(asked: list[bt.Row], q: Question, window: int, histories: M
             f" against {np.mean((y.mean() - y) ** 2):.4f} for the base rate in hindsight")
 
 
-def grid(histories: Mapping[str, BenchmarkHistory], domains: Mapping[str, Domain]) -> None:
-    print("\n6-month benchmark lag / random walk per half, by the release rate's shrinkage weight (months of "
-          "pooled behaviour; published: 12):")
-    for prior in (12.0, 4.0, 1.0, 0.25):
-        closed = Jumps(rate_prior=prior)
+def _bench_cells(rows: list[bt.Row]) -> dict[str, dict[str, float | None]]:
+    """Per half: the geometric-mean MAE ratio against the random walk of each benchmark cell."""
+    series = [s for s in mae_by_series(rows, calibrate(rows).points).values() if s["kind"] == "benchmark"]
+    return {half: {f"{metric}_{h}": geo_ratio([s for s in series if s["half"] == half], metric, h)[0]
+                   for metric in bt.METRICS for h in bt.HORIZONS} for half in ("tune", "judge")}
+
+
+def seeds(histories: Mapping[str, BenchmarkHistory], domains: Mapping[str, Domain], n_seeds: int,
+          n_paths: int) -> None:
+    print(f"\nMonte Carlo noise: the published engine's benchmark MAE ratios (published / random walk) for "
+          f"{n_seeds} seeds at {n_paths} paths, per half: mean [min - max]")
+    runs = [_bench_cells(bt.run(histories, domains, published_model, n_paths=n_paths, seed=bt.SEED + k))
+            for k in range(n_seeds)]
+    for half in ("tune", "judge"):
+        for cell in runs[0][half]:
+            v = np.array([r[half][cell] for r in runs], dtype=float)
+            print(f"  {half:<5} {cell:<12} {np.mean(v):.3f} [{np.min(v):.3f} - {np.max(v):.3f}]")
+
+
+def grid(histories: Mapping[str, BenchmarkHistory], domains: Mapping[str, Domain], n_seeds: int,
+         n_paths: int) -> None:
+    print(f"\n6-month benchmark lag / random walk per half by variant of the release process (mean of {n_seeds} "
+          f"seeds at {n_paths} paths; published: rate prior 12, idle-duration hazard on); the rule picks on the "
+          "tuning half:")
+    variants = [(f"rate prior {prior:>5}, duration {'on' if duration else 'off'}",
+                 Jumps(rate_prior=prior, duration=duration))
+                for duration in (True, False) for prior in (12.0, 4.0, 1.0)]
+    for label, closed in variants:
         models: dict[UnitClass, Any] = {UnitClass.BOUNDED: Chase(closed_model=closed),
                                         UnitClass.LINEAR: Sawtooth(closed_model=closed), UnitClass.LOG: closed}
         model_for: Callable[[UnitClass], Any] = models.__getitem__
-        print(f"  {prior:>5}: {halves(bt.run(histories, domains, model_for))}")
+        runs = [_bench_cells(bt.run(histories, domains, model_for, n_paths=n_paths, seed=bt.SEED + k))
+                for k in range(n_seeds)]
+        tune, judge = (np.mean([r[half]["lag_days_6"] for r in runs]) for half in ("tune", "judge"))
+        print(f"  {label}: tune {tune:.3f}, judge {judge:.3f}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--grid", action="store_true", help="Also run the shrinkage-weight grid (slow).")
+    parser.add_argument("--grid", action="store_true", help="Also run the release-process grid (slow).")
+    parser.add_argument("--seeds", type=int, default=0, metavar="K",
+                        help="Also print the benchmark MAE ratios for K seeds (their Monte Carlo spread).")
+    parser.add_argument("--paths", type=int, default=bt.BACKTEST_PATHS, metavar="N",
+                        help="Paths per forecast for --seeds and --grid (default: the published 200).")
     args = parser.parse_args()
     histories = bundled_histories()
     domains = load_domains()
@@ -193,8 +226,10 @@ def main() -> None:
     worst_series(rows, cal)
     blends(rows)
     catch_up(rows, histories)
+    if args.seeds:
+        seeds(histories, domains, args.seeds, args.paths)
     if args.grid:
-        grid(histories, domains)
+        grid(histories, domains, max(args.seeds, 1), args.paths)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Engine 4 (forecasts/engine): the path maths against the product's own definitions, calibration that only
+"""The engine (forecasts/engine): the path maths against the product's own definitions, calibration that only
 uses what was known at each cut-off, and the rules every published answer obeys (walked on the bundled data)."""
 
 from __future__ import annotations
@@ -11,7 +11,17 @@ import pytest
 
 from forecasts.engine import backtest as bt
 from forecasts.engine.calibration import MIN_ROWS, NEVER_MISSES, calibrate, conformal_pair, correction_for, widen
-from forecasts.engine.candidates import Flat, Jumps, Pools, PoolStats
+from forecasts.engine.candidates import (
+    IDLE_BANDS,
+    Flat,
+    Jumps,
+    Pools,
+    PoolStats,
+    build_pools,
+    idle_before,
+    idle_now,
+    release_months,
+)
 from forecasts.engine.history import BEHIND, LEADS, TIED, BenchmarkHistory
 from forecasts.engine.origin import origin_at, simulate_benchmark, weighted_median_along
 from forecasts.engine.paths import caught_up_within, first_catch_up, retakes_within
@@ -64,6 +74,37 @@ def test_lag_drops_to_zero_on_a_path_where_open_reaches_closed() -> None:
     pools = Pools({("bounded", "open"): sure_jump})
     paths = simulate_benchmark(origin, Jumps(rate_prior=1e9, jump_prior=1e9), pools, 6, 4, np.random.default_rng(1))
     assert (paths.lag == 0).all() and (paths.status == LEADS).all()
+
+
+def test_idle_months_count_the_months_since_the_frontier_last_moved() -> None:
+    u = np.array([np.nan, 1.0, 1.0, 2.0, 2.0, 2.0, 2.0])
+    assert idle_now(u) == 3
+    assert idle_now(np.array([np.nan, 1.0, 1.0])) == 1  # never moved: months since its first score
+    assert idle_before(u[1:]).tolist() == [0, 1, 0, 1, 2]  # before each step: how long it had stood still
+
+
+def test_pools_learn_that_a_frontier_standing_still_rarely_moves() -> None:
+    # frontiers that moved every month for a year, then stood still for two: moves only at idle 0
+    u = np.concatenate([np.arange(12.0), np.full(24, 11.0)])
+    pool = build_pools([(UnitClass.LINEAR, "closed", u)] * 5, window=36).get(UnitClass.LINEAR, "closed")
+    assert pool is not None
+    assert len(pool.by_idle) == len(IDLE_BANDS) + 1
+    assert pool.by_idle[0] > 0.5 > pool.by_idle[-1]
+    assert pool.idle_ratio(np.array([0]))[0] > 1 > pool.idle_ratio(np.array([30]))[0]
+
+
+def test_release_months_fall_with_idle_duration_and_reset_on_a_move() -> None:
+    pool = PoolStats(rate=0.3, jumps=np.array([1.0]), months=100, by_idle=np.array([0.6, 0.4, 0.3, 0.1, 0.03]))
+    rng = np.random.default_rng(5)
+    just_moved = release_months(0.3, np.array([0.0, 1.0]), pool, (20_000, 3), rng, duration=True)
+    long_idle = release_months(0.3, np.r_[0.0, 1.0, np.ones(20)], pool, (20_000, 3), rng, duration=True)
+    assert just_moved[:, 0].mean() == pytest.approx(0.6, abs=0.02)  # 0.3 x 0.6 / 0.3
+    assert long_idle[:, 0].mean() == pytest.approx(0.03, abs=0.01)
+    # after a move the path is back at idle 0: the next month moves at band 0's rate
+    after_move = long_idle[long_idle[:, 0], 1]
+    assert after_move.mean() == pytest.approx(0.6, abs=0.1)
+    flat_rate = release_months(0.3, np.r_[0.0, 1.0, np.ones(20)], pool, (20_000, 3), rng, duration=False)
+    assert flat_rate.mean() == pytest.approx(0.3, abs=0.02)
 
 
 def test_a_touch_is_not_a_catch_up_three_months_running_is() -> None:

@@ -10,7 +10,8 @@ scored release) and returns sample paths of its next ``horizon`` month-ends, an 
   random walk's and the lag grows a month per month.
 - ``jumps``: an empirical compound process: each month the frontier moves with probability ``q`` by a jump
   drawn from its own recent jumps, both shrunk toward the pooled behaviour of every benchmark of its unit
-  class and access class (short series borrow strength).
+  class and access class (short series borrow strength). ``q`` falls the longer the frontier has stood
+  still, as the pooled release rate by idle months does (:data:`IDLE_BANDS`): old benchmarks are abandoned.
 - ``ets`` (optional, statsforecast): damped-trend ETS on ``u``, its normal predictive band turned into
   monotone paths.
 - ``prophet`` (optional, slow): prophet with logistic growth capped at the ceiling on bounded benchmarks
@@ -30,14 +31,31 @@ from forecasts.engine.transform import P_MAX, UnitClass
 U_MAX_BOUNDED = float(-np.log1p(-P_MAX))
 
 
+#: Months since a frontier last moved, in bands (0, 1-2, 3-5, 6-11, 12 and more): the release rate is
+#: pooled per band, since a frontier that has stood still for months is less likely to move next month
+#: (benchmarks are abandoned as they saturate or age: 0.29-0.34 a month in bands 0-2, 0.05-0.12 after 6
+#: idle months, on the bundled closed bounded frontiers).
+IDLE_BANDS = np.array([1, 3, 6, 12])
+#: Months of the overall pooled rate an idle band's own rate is shrunk with (sparse bands borrow).
+BAND_PRIOR = 10.0
+
+
 @dataclass(frozen=True)
 class PoolStats:
     """Pooled monthly behaviour of one (unit class, access) group at a cut-off: the share of months the
-    frontier moved, and the jump sizes (``u`` units) it moved by."""
+    frontier moved, the jump sizes (``u`` units) it moved by, and the share of months it moved by idle band
+    (:data:`IDLE_BANDS`; empty: no duration dependence known)."""
 
     rate: float
     jumps: np.ndarray
     months: int
+    by_idle: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    def idle_ratio(self, idle: np.ndarray) -> np.ndarray:
+        """The pooled rate at each idle duration (months) relative to the overall pooled rate."""
+        if not len(self.by_idle) or self.rate <= 0:
+            return np.ones(np.shape(idle))
+        return self.by_idle[np.searchsorted(IDLE_BANDS, idle, side="right")] / self.rate
 
 
 @dataclass
@@ -63,19 +81,64 @@ def increments(u: np.ndarray, window: int) -> np.ndarray:
     return d[np.isfinite(d)]
 
 
+def idle_before(u: np.ndarray) -> np.ndarray:
+    """For each month-to-month step of ``u`` (as ``np.diff``): the months the frontier had not moved before
+    it (0: it moved the month before); ``u`` is the frontier's history from its first score (no NaN)."""
+    d = np.diff(u)
+    out = np.zeros(len(d))
+    idle = 0
+    for i, step in enumerate(d):
+        out[i] = idle
+        idle = 0 if step > 0 else idle + 1
+    return out
+
+
+def idle_now(u: np.ndarray) -> int:
+    """Months since the frontier last moved (since its first score when it never moved)."""
+    finite = u[np.isfinite(u)]
+    moved = np.flatnonzero(np.diff(finite) > 0)
+    return int(len(finite) - 2 - moved[-1]) if len(moved) else max(len(finite) - 1, 0)
+
+
 def build_pools(histories: Iterable[tuple[UnitClass, str, np.ndarray]], window: int) -> Pools:
     """Pool the recent increments of many frontiers: ``(unit class, access, u history up to the cut-off)``."""
     moves: dict[tuple[str, str], list[np.ndarray]] = {}
+    idles: dict[tuple[str, str], list[np.ndarray]] = {}
     for unit_class, access, u in histories:
-        d = increments(u, window)
+        finite = u[np.isfinite(u)]
+        d = increments(finite, window)
         if len(d):
-            moves.setdefault((unit_class.value, access), []).append(d)
-            moves.setdefault(("*", access), []).append(d)
+            idle = idle_before(finite)[-len(d):]
+            for key in ((unit_class.value, access), ("*", access)):
+                moves.setdefault(key, []).append(d)
+                idles.setdefault(key, []).append(idle)
     pools = Pools()
     for key, parts in moves.items():
-        d = np.concatenate(parts)
-        pools.groups[key] = PoolStats(float(np.mean(d > 0)), d[d > 0], len(d))
+        d, idle = np.concatenate(parts), np.concatenate(idles[key])
+        rate = float(np.mean(d > 0))
+        band = np.searchsorted(IDLE_BANDS, idle, side="right")
+        by_idle = np.array([(np.sum((band == b) & (d > 0)) + BAND_PRIOR * rate) / (np.sum(band == b) + BAND_PRIOR)
+                            for b in range(len(IDLE_BANDS) + 1)])
+        pools.groups[key] = PoolStats(rate, d[d > 0], len(d), by_idle)
     return pools
+
+
+def release_months(rate: float, u: np.ndarray, pool: PoolStats | None, shape: tuple[int, int],
+                   rng: np.random.Generator, duration: bool) -> np.ndarray:
+    """``(n_paths, horizon)`` booleans: the months a frontier moves. Each month it moves with probability
+    ``rate``; with ``duration``, scaled by the pooled rate at its current idle duration over the overall
+    pooled rate (:meth:`PoolStats.idle_ratio`), the idle duration resetting on each path's moves."""
+    draws = rng.random(shape)
+    if not duration or pool is None:
+        return draws < rate
+    n_paths, horizon = shape
+    idle = np.full(n_paths, idle_now(u))
+    chance = np.minimum(rate * pool.idle_ratio(np.arange(int(idle[0]) + horizon + 1)), 1.0)  # by idle months
+    out = np.empty(shape, dtype=bool)
+    for j in range(horizon):
+        out[:, j] = draws[:, j] < chance[idle]
+        idle = np.where(out[:, j], 0, idle + 1)
+    return out
 
 
 class FrontierModel(Protocol):
@@ -114,12 +177,15 @@ class Jumps:
 
     ``window``: months of the frontier's own history used; ``rate_prior`` / ``jump_prior``: how many months /
     jumps of pooled behaviour the own estimate is shrunk with (a frontier with ``n`` own months gets the
-    weight ``n / (n + rate_prior)`` on its own release rate).
+    weight ``n / (n + rate_prior)`` on its own release rate); ``duration``: scale that rate each month by the
+    pooled rate at the frontier's idle duration (on each path) over the pooled rate (:func:`release_months`;
+    off is engine 6's constant rate). The open frontier of :class:`Chase` and :class:`Sawtooth` follows it.
     """
 
     window: int = 24
     rate_prior: float = 12.0
     jump_prior: float = 4.0
+    duration: bool = True
     name: str = "jumps"
 
     def simulate(self, u: np.ndarray, unit_class: UnitClass, pool: PoolStats | None, horizon: int,
@@ -133,7 +199,7 @@ class Jumps:
         rate = (n * (float(np.mean(own > 0)) if n else 0.0) + self.rate_prior * pool_rate) / (n + self.rate_prior)
         if rate <= 0 or (len(own_jumps) == 0 and len(pool_jumps) == 0):
             return np.full((n_paths, horizon), level)
-        moves = rng.random((n_paths, horizon)) < rate
+        moves = release_months(rate, u, pool, (n_paths, horizon), rng, self.duration)
         share_own = len(own_jumps) / (len(own_jumps) + self.jump_prior)
         from_own = rng.random((n_paths, horizon)) < share_own if len(own_jumps) else np.zeros_like(moves)
         sizes = np.where(

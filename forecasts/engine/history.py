@@ -8,7 +8,7 @@ release date, so the frontier known at a month-end is the frontier of the models
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
@@ -60,6 +60,8 @@ class BenchmarkHistory:
     months: list[date]  # month-ends from the first scored release of either class to the newest data
     closed_steps: Steps
     open_steps: Steps
+    #: Realised points by date (the backtest asks for each month-end several times; Arena points are costly).
+    _points: dict[date, GapPoint] = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
     def build(cls, gaps: BenchmarkGaps) -> BenchmarkHistory | None:
@@ -93,4 +95,6 @@ class BenchmarkHistory:
 
     def point(self, t: date) -> GapPoint:
         """The realised gap point at `t` (as :class:`BenchmarkGaps` defines it)."""
-        return self.gaps.at(t)
+        if (p := self._points.get(t)) is None:
+            p = self._points[t] = self.gaps.at(t)
+        return p

@@ -14,7 +14,15 @@ from datetime import date
 
 import numpy as np
 
-from forecasts.engine.candidates import Chase, FrontierModel, Pools, Sawtooth, build_pools, gap_shares
+from forecasts.engine.candidates import (
+    Chase,
+    FrontierModel,
+    Pools,
+    Sawtooth,
+    build_pools,
+    gap_shares,
+    release_months,
+)
 from forecasts.engine.history import NO_DATA, STATUS_CODE, BenchmarkHistory, Steps
 from forecasts.engine.paths import MID_MONTH_DAYS, JointPaths, benchmark_paths, future_month_days
 from forecasts.measure.domains import FRESH_DAYS, Domain
@@ -150,8 +158,9 @@ def _chase(model: Chase, origin: Origin, pools: Pools, closed_u: np.ndarray, rng
            ) -> np.ndarray:
     """Open frontier paths (``u`` scale) of the :class:`Chase` model."""
     n_paths, horizon = closed_u.shape
-    rate = model.open_rate(origin.open_u, pools.get(origin.history.transform.unit_class, "open"))
-    moves = rng.random((n_paths, horizon)) < rate
+    pool = pools.get(origin.history.transform.unit_class, "open")
+    moves = release_months(model.open_rate(origin.open_u, pool), origin.open_u, pool, (n_paths, horizon), rng,
+                           model.closed_model.duration)
     shares = model.draw_shares(origin.gap_shares(), pools.shares, (n_paths, horizon), rng)
     level = np.full(n_paths, float(origin.open_u[np.isfinite(origin.open_u)][-1]))
     out = np.empty_like(closed_u)
@@ -166,8 +175,9 @@ def _follow(model: Sawtooth, origin: Origin, pools: Pools, closed: np.ndarray, d
             rng: np.random.Generator) -> np.ndarray:
     """Open frontier paths of the :class:`Sawtooth` model: releases lift open to closed's level ``L`` ago."""
     n_paths, horizon = closed.shape
-    rate = model.open_rate(origin.open_u, pools.get(origin.history.transform.unit_class, "open"))
-    moves = rng.random((n_paths, horizon)) < rate
+    pool = pools.get(origin.history.transform.unit_class, "open")
+    moves = release_months(model.open_rate(origin.open_u, pool), origin.open_u, pool, (n_paths, horizon), rng,
+                           model.closed_model.duration)
     uc = origin.history.transform.unit_class.value
     if model.relative:
         draws = model.draw_lags(origin.lag_ratios_after_open_moves(), pools.lag_ratios.get(uc, np.zeros(0)),

@@ -75,11 +75,12 @@ def _constant(model: FrontierModel) -> bt.ModelFor:
     return lambda _uc: model
 
 
-def selection(histories: Mapping[str, Any], candidates: Mapping[str, FrontierModel]) -> dict[str, Any]:
+def selection(histories: Mapping[str, Any], candidates: Mapping[str, FrontierModel], *,
+              n_paths: int = bt.BACKTEST_PATHS, seed: int = bt.SEED) -> dict[str, Any]:
     """Backtest each candidate on the benchmarks; choose per unit class on the tuning half, judge on the other."""
     by_candidate = {}
     for name, model in candidates.items():
-        rows = bt.run(histories, {}, _constant(model))
+        rows = bt.run(histories, {}, _constant(model), n_paths=n_paths, seed=seed)
         by_candidate[name] = list(mae_by_series(rows).values())
     classes: dict[str, Any] = {}
     for uc in UnitClass:
@@ -97,14 +98,18 @@ def selection(histories: Mapping[str, Any], candidates: Mapping[str, FrontierMod
     return {"rule": RULE, "unit_classes": classes}
 
 
-def report(data: Dataset, domains: Mapping[str, Domain], *, optional: Iterable[str] = ()) -> dict[str, Any]:
+def report(data: Dataset, domains: Mapping[str, Domain], *, optional: Iterable[str] = (),
+           n_paths: int = bt.BACKTEST_PATHS, seed: int = bt.SEED) -> dict[str, Any]:
     """The full backtest report of the published engine on ``data`` (see the module docstring).
 
     ``optional`` adds the slow candidates (``ets``: needs statsforecast; ``prophet``) to the selection.
+    ``n_paths`` / ``seed``: the paths per forecast and their seed (default: those the published calibration
+    uses; more paths give steadier figures: the 6-month lag ratio moves by about 0.05 between seeds at 200
+    paths, 0.01 at 1000).
     """
     histories = histories_of(data)
     candidates = {**ALL_CANDIDATES, **{n: OPTIONAL_CANDIDATES[n] for n in optional}}
-    rows = bt.run(histories, domains, published_model)
+    rows = bt.run(histories, domains, published_model, n_paths=n_paths, seed=seed)
     cal = calibrate(rows)
     series = mae_by_series(rows, cal.points)
     for (kind, _), s in series.items():
@@ -123,5 +128,6 @@ def report(data: Dataset, domains: Mapping[str, Domain], *, optional: Iterable[s
         "calibration": coverage_table(cal, halves=("all", "tune", "judge")),
         "catch_up": probability_table(cal, retake=False) + probability_table(cal, retake=False, half="judge"),
         "retake": probability_table(cal, retake=True),
-        "selection": selection(histories, candidates),
+        "selection": selection(histories, candidates, n_paths=n_paths, seed=seed),
+        "paths": {"per_forecast": n_paths, "seed": seed},
     }
