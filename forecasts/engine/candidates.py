@@ -20,7 +20,7 @@ scored release) and returns sample paths of its next ``horizon`` month-ends, an 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -64,13 +64,21 @@ class Pools:
 
     groups: dict[tuple[str, str], PoolStats] = field(default_factory=dict)
     shares: np.ndarray = field(default_factory=lambda: np.zeros(0))  # gap shares closed by open moves
-    #: Lags (days) right after open frontier moves, by unit class.
-    lags: dict[str, np.ndarray] = field(default_factory=dict)
-    #: Post-release lag / pre-release lag at open frontier moves, by unit class.
-    lag_ratios: dict[str, np.ndarray] = field(default_factory=dict)
+    #: ``(kind, unit class) -> array``, pooled on first use (the realised lags it reads are costly and only
+    #: :class:`Sawtooth` needs them): kind ``lags`` = lags (days) right after open frontier moves,
+    #: ``lag_ratios`` = post-release lag / pre-release lag at those moves.
+    lag_source: Callable[[str, str], np.ndarray] | None = None
+    _lag_pools: dict[tuple[str, str], np.ndarray] = field(default_factory=dict, repr=False)
 
     def get(self, unit_class: UnitClass, access: str) -> PoolStats | None:
         return self.groups.get((unit_class.value, access)) or self.groups.get(("*", access))
+
+    def lag_pool(self, kind: str, unit_class: str) -> np.ndarray:
+        """The pooled ``kind`` (``lags`` or ``lag_ratios``) of a unit class; empty without a source."""
+        if (kind, unit_class) not in self._lag_pools:
+            self._lag_pools[(kind, unit_class)] = (self.lag_source(kind, unit_class) if self.lag_source
+                                                   else np.zeros(0))
+        return self._lag_pools[(kind, unit_class)]
 
 
 def increments(u: np.ndarray, window: int) -> np.ndarray:

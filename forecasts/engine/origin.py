@@ -111,7 +111,7 @@ def origin_at(history: BenchmarkHistory, cutoff: date) -> Origin | None:
 
 
 def pools_at(origins: Mapping[str, Origin], window: int = POOL_WINDOW) -> Pools:
-    """Pooled frontier behaviour of every benchmark known at one cut-off (with the post-release lags)."""
+    """Pooled frontier behaviour of every benchmark known at one cut-off (the post-release lags on first use)."""
     def series():  # type: ignore[no-untyped-def]
         for o in origins.values():
             uc = o.history.transform.unit_class
@@ -120,14 +120,13 @@ def pools_at(origins: Mapping[str, Origin], window: int = POOL_WINDOW) -> Pools:
     pools = build_pools(series(), window)
     shares = [o.gap_shares(window) for o in origins.values()]
     pools.shares = np.concatenate(shares) if shares else np.zeros(0)
-    by_class: dict[str, list[np.ndarray]] = {}
-    for o in origins.values():
-        by_class.setdefault(o.history.transform.unit_class.value, []).append(o.lags_after_open_moves(window))
-    pools.lags = {uc: np.concatenate(parts) for uc, parts in by_class.items()}
-    ratios: dict[str, list[np.ndarray]] = {}
-    for o in origins.values():
-        ratios.setdefault(o.history.transform.unit_class.value, []).append(o.lag_ratios_after_open_moves(window))
-    pools.lag_ratios = {uc: np.concatenate(parts) for uc, parts in ratios.items()}
+
+    def lag_source(kind: str, unit_class: str) -> np.ndarray:
+        of = Origin.lags_after_open_moves if kind == "lags" else Origin.lag_ratios_after_open_moves
+        parts = [of(o, window) for o in origins.values() if o.history.transform.unit_class.value == unit_class]
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+    pools.lag_source = lag_source
     return pools
 
 
@@ -180,10 +179,10 @@ def _follow(model: Sawtooth, origin: Origin, pools: Pools, closed: np.ndarray, d
                            model.closed_model.duration)
     uc = origin.history.transform.unit_class.value
     if model.relative:
-        draws = model.draw_lags(origin.lag_ratios_after_open_moves(), pools.lag_ratios.get(uc, np.zeros(0)),
+        draws = model.draw_lags(origin.lag_ratios_after_open_moves(), pools.lag_pool("lag_ratios", uc),
                                 (n_paths, horizon), rng)
     else:
-        draws = model.draw_lags(origin.lags_after_open_moves(), pools.lags.get(uc, np.zeros(0)),
+        draws = model.draw_lags(origin.lags_after_open_moves(), pools.lag_pool("lags", uc),
                                 (n_paths, horizon), rng)
     cutoff_day = float(origin.cutoff.toordinal())
     anchor = np.full(n_paths, origin.point.date.toordinal() - float(origin.point.lag_days or 0))  # open = closed then
