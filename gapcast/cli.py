@@ -839,10 +839,12 @@ def render_backtest_report(doc: dict[str, Any]) -> str:
     for uc, sel in doc["selection"]["unit_classes"].items():
         lines.append(f"  {uc}: rule picks {sel.get('chosen_by_rule') or 'none (no candidate could be scored)'}, "
                      f"published {sel.get('published') or 'none'}")
+        lines.append(f"    {'6-month MAE / random walk':<18} {'lag tune':>8} {'judge':>6} {'gap tune':>8} {'judge':>6}")
         for name, f in (sel.get("candidates") or {}).items():
             tune, judge = f.get("tune") or {}, f.get("judge") or {}
-            lines.append(f"    {name:<9} tune {_num(tune.get('lag_mae_6_vs_rw'), 3):>6} "
-                         f"judge {_num(judge.get('lag_mae_6_vs_rw'), 3):>6} ({judge.get('benchmarks', 0)} judged)")
+            lines.append(f"    {name:<18} {_num(tune.get('lag_mae_6_vs_rw'), 3):>8} "
+                         f"{_num(judge.get('lag_mae_6_vs_rw'), 3):>6} {_num(tune.get('score_gap_mae_6_vs_rw'), 3):>8} "
+                         f"{_num(judge.get('score_gap_mae_6_vs_rw'), 3):>6} ({judge.get('benchmarks', 0)} judged)")
     lines += _series_lines(doc.get("series") or [])
     return "\n".join(lines)
 

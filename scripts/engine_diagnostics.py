@@ -5,6 +5,7 @@
     python scripts/engine_diagnostics.py --seeds 3 --paths 1000 --grid   # Monte Carlo spread, variants (~3 min)
 
 - **Coverage by cut-off year**, per kind, metric and horizon: drift shows as years above and below 80%.
+- **Coverage by unit class** of the benchmark bands, with the share of misses above and below.
 - **Point masses**: the share of benchmark-lag outcomes exactly on the paths' median, and of bands whose
   upper edge is the median (a lag with no open release grows exactly a day per day).
 - **The worst series**: the 6-month benchmark-lag MAE ratios against the random walk that weigh most in the
@@ -75,6 +76,18 @@ def coverage_by_year(rows: list[bt.Row], cal: Calibrated) -> None:
     for (kind, metric, h), years in sorted(cells.items()):
         shown = "  ".join(f"{y}: {np.mean(v):.2f} ({len(v)})" for y, v in sorted(years.items()))
         print(f"  {kind:<9} {metric:<9} {h:>2} months  {shown}")
+
+
+def coverage_by_unit_class(rows: list[bt.Row], cal: Calibrated) -> None:
+    print("\nbenchmark 80% coverage by unit class (n; share of outcomes above / below the band):")
+    cells: dict[tuple[str, int, str], list[tuple[bool, bool]]] = defaultdict(list)
+    for (i, metric, h), (lo, hi) in cal.bands.items():
+        a = rows[i].actual.get((metric, h))
+        if a is not None and rows[i].kind == "benchmark":
+            cells[(metric, h, rows[i].unit_class)].append((a > hi, a < lo))
+    for (metric, h, uc), v in sorted(cells.items()):
+        above, below = np.mean(v, axis=0)
+        print(f"  {metric:<9} {h:>2} months  {uc:<8} {1 - above - below:.2f} ({len(v)}; {above:.2f} / {below:.2f})")
 
 
 def point_masses(rows: list[bt.Row]) -> None:
@@ -222,6 +235,7 @@ def main() -> None:
     rows = bt.run(histories, domains, published_model)
     cal = calibrate(rows)
     coverage_by_year(rows, cal)
+    coverage_by_unit_class(rows, cal)
     point_masses(rows)
     worst_series(rows, cal)
     blends(rows)

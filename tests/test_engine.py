@@ -318,3 +318,18 @@ def test_a_domain_point_moves_to_no_change_only_once_no_change_did_better_on_res
     assert lo <= 10.0 <= hi  # the band moved with its centre
     bench = [i for i, r in enumerate(rows) if r.kind == "benchmark"]
     assert all(cal.points[(i, "score_gap", 3)] == 20.0 for i in bench)
+
+
+def test_the_candidate_rule_picks_what_is_published_and_no_candidate_that_loses_the_gap() -> None:
+    from forecasts.engine.publish import ALL_CANDIDATES, PUBLISHED
+    from forecasts.engine.report import MAX_GAP_RATIO, selection
+
+    chosen = selection(histories_of(parse_snapshot(bundled_bytes()).data), ALL_CANDIDATES)["unit_classes"]
+    for uc, model in PUBLISHED.items():
+        sel = chosen[uc.value]
+        assert sel["chosen_by_rule"] == model.name, sel
+        assert sel["candidates"][model.name]["tune"]["score_gap_mae_6_vs_rw"] <= MAX_GAP_RATIO
+    # on Elo/ECI the relative sawtooth wins the lag on the tuning half but loses the gap, so it is not chosen
+    linear = chosen["linear"]["candidates"]
+    assert linear["sawtooth-relative"]["tune"]["lag_mae_6_vs_rw"] < linear["sawtooth"]["tune"]["lag_mae_6_vs_rw"]
+    assert linear["sawtooth-relative"]["tune"]["score_gap_mae_6_vs_rw"] > MAX_GAP_RATIO

@@ -53,6 +53,7 @@ PUBLISHED: dict[UnitClass, FrontierModel] = {
     UnitClass.BOUNDED: Chase(), UnitClass.LINEAR: Sawtooth(), UnitClass.LOG: Jumps(),
 }
 ALL_CANDIDATES: dict[str, FrontierModel] = {"flat": Flat(), "jumps": Jumps(), "sawtooth": Sawtooth(),
+                                            "sawtooth-relative": Sawtooth(relative=True, name="sawtooth-relative"),
                                             "chase": Chase()}
 
 
