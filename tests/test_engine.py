@@ -76,6 +76,28 @@ def test_lag_drops_to_zero_on_a_path_where_open_reaches_closed() -> None:
     assert (paths.lag == 0).all() and (paths.status == LEADS).all()
 
 
+def test_a_sawtooth_release_gives_the_lag_it_drew_even_with_a_wide_tie_margin() -> None:
+    from forecasts.engine.candidates import Sawtooth
+
+    # Elo-like (no bounds), a 10-point tie margin, closed climbing 5 points a month through 2024
+    elo = bench(unit="Elo", min=None, max=None, tie_margin=10.0, saturation=None)
+    closed = [Entry(f"c{m}", date(2024, m, 1), Access.CLOSED, 1000.0 + 5 * m) for m in range(1, 13)]
+    gaps = BenchmarkGaps(elo, [*closed, Entry("o", date(2024, 1, 2), Access.OPEN, 990.0)])
+    history = BenchmarkHistory.build(gaps)
+    assert history is not None and history.transform.unit_class is UnitClass.LINEAR
+    origin = origin_at(history, date(2024, 12, 31))
+    assert origin is not None
+    lag = 120.0
+    pools = Pools({("linear", "open"): PoolStats(rate=1.0, jumps=np.array([1.0]), months=100),
+                   ("linear", "closed"): PoolStats(rate=0.0, jumps=np.zeros(0), months=100)},
+                  lag_source=lambda kind, uc: np.array([lag]))
+    model = Sawtooth(Jumps(rate_prior=1e9, jump_prior=1e9, duration=False), lag_prior=1e9)
+    paths = simulate_benchmark(origin, model, pools, 3, 8, np.random.default_rng(2))
+    # one margin below closed's level `lag` days ago, the lag reads at least the drawn lag (within a month's
+    # step); at closed's level itself it read 50 days shorter (the time closed took to climb one margin)
+    assert (paths.lag[:, 0] >= lag).all() and (paths.lag[:, 0] <= lag + 31).all(), paths.lag[:, 0]
+
+
 def test_idle_months_count_the_months_since_the_frontier_last_moved() -> None:
     u = np.array([np.nan, 1.0, 1.0, 2.0, 2.0, 2.0, 2.0])
     assert idle_now(u) == 3

@@ -339,8 +339,9 @@ class Chase:
 @dataclass(frozen=True)
 class Sawtooth:
     """The closed frontier as :class:`Jumps`; the open frontier follows it with a lag. Each month an open
-    release happens with probability ``q`` (as :class:`Chase`) and lifts the open frontier to where the closed
-    frontier was ``L`` days earlier, ``L`` drawn from the lags seen right after earlier open frontier moves
+    release happens with probability ``q`` (as :class:`Chase`) and lifts the open frontier to one tie margin
+    below where the closed frontier was ``L`` days earlier (so the lag, counted from when closed rose clearly
+    above open, reads ``L``), ``L`` drawn from the lags seen right after earlier open frontier moves
     (its own, shrunk toward every benchmark's). Between releases the lag grows a day per day: the sawtooth
     of the lag series, with the level it resets to estimated from history.
     """

@@ -197,7 +197,9 @@ def _follow(model: Sawtooth, origin: Origin, pools: Pools, closed: np.ndarray, d
         past = origin.closed_steps.level_at(np.minimum(when, cutoff_day))
         k = np.searchsorted(days, when, side="right") - 1  # the last future month-end on or before `when`
         future = np.where(k >= 0, closed[rows, np.maximum(k, 0)], now_c)
-        target = np.where(when <= cutoff_day, past, future)
+        # the lag is counted from when closed first rose *clearly* (past the tie margin) above open: to give
+        # the drawn lag, open lands one margin below closed's level then (at that level it would read shorter)
+        target = np.where(when <= cutoff_day, past, future) - origin.point.margin
         lifted = moves[:, j] & np.isfinite(target) & (target > level)
         level = np.where(lifted, target, level)
         anchor = np.where(lifted, when, anchor)
