@@ -172,7 +172,8 @@ def _chase(model: Chase, origin: Origin, pools: Pools, closed_u: np.ndarray, rng
 
 def _follow(model: Sawtooth, origin: Origin, pools: Pools, closed: np.ndarray, days: np.ndarray, now_o: float,
             rng: np.random.Generator) -> np.ndarray:
-    """Open frontier paths of the :class:`Sawtooth` model: releases lift open to closed's level ``L`` ago."""
+    """Open frontier paths of the :class:`Sawtooth` model: releases lift open to one tie margin below
+    closed's level ``L`` ago."""
     n_paths, horizon = closed.shape
     pool = pools.get(origin.history.transform.unit_class, "open")
     moves = release_months(model.open_rate(origin.open_u, pool), origin.open_u, pool, (n_paths, horizon), rng,
