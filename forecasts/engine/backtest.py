@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -31,7 +30,7 @@ from forecasts.engine.origin import (
     pools_at,
     simulate_benchmark,
 )
-from forecasts.engine.paths import JointPaths, caught_up_within, retakes_within
+from forecasts.engine.paths import JointPaths, band_of, caught_up_within, future_month_days, retakes_within
 from forecasts.engine.transform import UnitClass
 from forecasts.measure.domains import Domain, domain_at
 from forecasts.measure.gaps import BenchmarkGaps, month_ends
@@ -101,12 +100,7 @@ def summarise(paths: JointPaths, origin_norm: Callable[[np.ndarray], np.ndarray]
     """Fill a row's forecast (median and 10-90% band per horizon) and raw probabilities from its paths."""
     cols = [h - 1 for h in HORIZONS]
     for metric, values in (("score_gap", origin_norm(paths.gap[:, cols])), ("lag_days", paths.lag[:, cols])):
-        if np.isnan(values).any():  # a domain month no member counts on; nanquantile is 10x slower
-            with warnings.catch_warnings():  # an all-NaN column stays NaN, silently
-                warnings.simplefilter("ignore", RuntimeWarning)
-                lo, mid, hi = np.nanquantile(values, [0.1, 0.5, 0.9], axis=0)
-        else:
-            lo, mid, hi = np.quantile(values, [0.1, 0.5, 0.9], axis=0)
+        lo, mid, hi = band_of(values)
         for k, h in enumerate(HORIZONS):
             if np.isfinite(mid[k]):
                 row.forecast[(metric, h)] = (float(mid[k]), float(lo[k]), float(hi[k]))
@@ -143,8 +137,6 @@ def _outcome(ahead: list[tuple[float | None, float | None, int] | None], window:
 
 
 def _next_months(cutoff: date, n: int) -> list[date]:
-    from forecasts.engine.paths import future_month_days
-
     return [date.fromordinal(int(d)) for d in future_month_days(cutoff, n)]
 
 

@@ -89,23 +89,26 @@ def increments(u: np.ndarray, window: int) -> np.ndarray:
     return d[np.isfinite(d)]
 
 
+def _idle_counts(u: np.ndarray) -> np.ndarray:
+    """``len(u)`` counts: before each month-to-month step of ``u`` (finite, from the frontier's first score),
+    then after the last one, the months the frontier had not moved (0: it moved the month before; since its
+    first score when it never moved)."""
+    moved = np.diff(u) > 0
+    steps = np.arange(len(moved) + 1)
+    last_move = np.maximum.accumulate(np.r_[-1, np.where(moved, steps[:-1], -1)])
+    return steps - 1 - last_move
+
+
 def idle_before(u: np.ndarray) -> np.ndarray:
     """For each month-to-month step of ``u`` (as ``np.diff``): the months the frontier had not moved before
     it (0: it moved the month before); ``u`` is the frontier's history from its first score (no NaN)."""
-    d = np.diff(u)
-    out = np.zeros(len(d))
-    idle = 0
-    for i, step in enumerate(d):
-        out[i] = idle
-        idle = 0 if step > 0 else idle + 1
-    return out
+    return _idle_counts(u)[:-1]
 
 
 def idle_now(u: np.ndarray) -> int:
     """Months since the frontier last moved (since its first score when it never moved)."""
     finite = u[np.isfinite(u)]
-    moved = np.flatnonzero(np.diff(finite) > 0)
-    return int(len(finite) - 2 - moved[-1]) if len(moved) else max(len(finite) - 1, 0)
+    return int(_idle_counts(finite)[-1]) if len(finite) else 0
 
 
 def build_pools(histories: Iterable[tuple[UnitClass, str, np.ndarray]], window: int) -> Pools:

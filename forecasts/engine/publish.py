@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import warnings
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date
@@ -34,7 +33,7 @@ from forecasts.engine.calibration import MIN_WIDTH, CalibrationState, calibrate,
 from forecasts.engine.candidates import Chase, Flat, FrontierModel, Jumps, Sawtooth
 from forecasts.engine.history import BEHIND, LEADS, STATUS_CODE, BenchmarkHistory
 from forecasts.engine.origin import domain_state
-from forecasts.engine.paths import JointPaths, caught_up_within, first_catch_up, retakes_within
+from forecasts.engine.paths import JointPaths, band_of, caught_up_within, first_catch_up, retakes_within
 from forecasts.engine.transform import UnitClass
 from forecasts.measure.compute import benchmark_gaps
 from forecasts.measure.domains import Domain
@@ -229,9 +228,7 @@ def _trajectory(values: np.ndarray, days: np.ndarray, state: CalibrationState, k
     n = int(np.argmin(finite)) if not finite.all() else values.shape[1]
     if n == 0:
         return []
-    with warnings.catch_warnings():  # an all-NaN column (no path counts) stays NaN, silently
-        warnings.simplefilter("ignore", RuntimeWarning)
-        lo, mid, hi = np.nanquantile(values[:, :n], [0.1, 0.5, 0.9], axis=0)
+    lo, mid, hi = band_of(values[:, :n])
     if (kind, metric) in state.recentred:
         shift = start - mid
         mid, lo, hi = mid + shift, lo + shift, hi + shift
