@@ -821,13 +821,19 @@ def _p50(p50: str | None, late: bool) -> str:
     return "-" if not p50 else f"{p50} overdue" if late else p50
 
 
+def _interval(ci: list[float] | None) -> str:
+    return "-" if not ci else f"{ci[0]:.2f}-{ci[1]:.2f}"
+
+
 def render_backtest_report(doc: dict[str, Any]) -> str:
     """The backtest report's headline, calibration, probability and selection tables."""
     lines = ["accuracy (geometric mean over series of MAE / random-walk MAE; < 1 beats the random walk):"]
     lines += [f"  {k:<48} {_num(v, 3)}" for k, v in doc["headline"].items()]
-    lines.append(f"\n{'kind':<10} {'metric':<10} {'half':<6} {'h':>3} {'cover_80':>9} {'n':>6}")
+    lines.append(f"\n{'kind':<10} {'metric':<10} {'half':<6} {'h':>3} {'cover_80':>9} {'90% (cut-offs)':>15} "
+                 f"{'n':>6}")
     lines += [f"{c['kind']:<10} {c['metric']:<10} {c.get('half', 'all'):<6} {c['horizon_months']:>3} "
-              f"{_num(c.get('coverage_80'), 3):>9} {c['n']:>6}" for c in doc["calibration"]]
+              f"{_num(c.get('coverage_80'), 3):>9} {_interval(c.get('ci_90')):>15} {c['n']:>6}"
+              for c in doc["calibration"]]
     lines.append(f"\n{'question':<9} {'kind':<10} {'half':<6} {'N':>3} {'n':>5} {'base':>6} {'auc':>6} "
                  f"{'brier':>7} {'b_base':>7} {'model':>6}")
     for name in ("catch_up", "retake"):

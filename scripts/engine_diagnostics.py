@@ -17,6 +17,8 @@
   for.
 - ``--seeds K [--paths N]``: the benchmark MAE ratios per half for K seeds of the paths, mean and range: the
   Monte Carlo noise of every figure above (at 200 paths the 6-month lag ratio moves by about 0.05).
+- ``--half-lives``: 80% coverage per half and on domains for each half-life of the conformal weights
+  (``forecasts.engine.calibration.HALF_LIFE_MONTHS`` is chosen on the tuning half), over the ``--seeds``.
 - ``--grid``: the 6-month benchmark-lag ratio per half for variants of the release process (shrinkage weight
   of the release rate; the idle-duration hazard on or off), averaged over the ``--seeds``.
 
@@ -42,7 +44,8 @@ import numpy as np  # noqa: E402
 import redis  # noqa: E402
 
 from forecasts.engine import backtest as bt  # noqa: E402
-from forecasts.engine.calibration import Calibrated, Question, calibrate, months_after  # noqa: E402
+from forecasts.engine import calibration  # noqa: E402
+from forecasts.engine.calibration import Calibrated, Question, calibrate, coverage_table, months_after  # noqa: E402
 from forecasts.engine.candidates import Chase, Jumps, Sawtooth  # noqa: E402
 from forecasts.engine.history import BenchmarkHistory  # noqa: E402
 from forecasts.engine.publish import histories_of, published_model  # noqa: E402
@@ -222,9 +225,41 @@ def grid(histories: Mapping[str, BenchmarkHistory], domains: Mapping[str, Domain
         print(f"  {label}: tune {tune:.3f}, judge {judge:.3f}")
 
 
+HALF_LIVES: tuple[float | None, ...] = (None, 6.0, 9.0, 12.0, 18.0, 24.0)
+
+
+def half_lives(histories: Mapping[str, BenchmarkHistory], domains: Mapping[str, Domain], n_seeds: int,
+               n_paths: int) -> None:
+    """The conformal half-life's grid: mean |coverage - 0.80| over each part's 6 cells (and how many lie within
+    0.75-0.85), averaged over the seeds; the calibration's rule picks on the tuning half."""
+    print(f"\n80% coverage by conformal half-life (months; mean of {n_seeds} seeds at {n_paths} paths; published: "
+          f"{calibration.HALF_LIFE_MONTHS}): mean |coverage - 0.80| over 6 cells (cells within 0.75-0.85)")
+    runs = [bt.run(histories, domains, published_model, n_paths=n_paths, seed=bt.SEED + k) for k in range(n_seeds)]
+    published = calibration.HALF_LIFE_MONTHS
+    try:
+        for hl in HALF_LIVES:
+            calibration.HALF_LIFE_MONTHS = hl
+            cells: dict[tuple[str, str, int, str], list[float]] = defaultdict(list)
+            for rows in runs:
+                for r in coverage_table(calibrate(rows), halves=("all", "tune", "judge")):
+                    part = r.get("half", r["kind"])
+                    if part != "benchmark":
+                        cells[(part, r["metric"], r["horizon_months"], r["kind"])].append(r["coverage_80"])
+            text = []
+            for part in ("tune", "judge", "domain"):
+                cov = np.array([np.mean(v) for k, v in cells.items() if k[0] == part])
+                within = int(np.sum(np.abs(cov - 0.8) <= 0.05))
+                text.append(f"{part} {np.mean(np.abs(cov - 0.8)):.4f} ({within}/{len(cov)})")
+            print(f"  {'none' if hl is None else f'{hl:g}':>4}: " + ", ".join(text))
+    finally:
+        calibration.HALF_LIFE_MONTHS = published
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--grid", action="store_true", help="Also run the release-process grid (slow).")
+    parser.add_argument("--half-lives", action="store_true",
+                        help="Also run the conformal half-life grid (over --seeds, at least 1).")
     parser.add_argument("--seeds", type=int, default=0, metavar="K",
                         help="Also print the benchmark MAE ratios for K seeds (their Monte Carlo spread).")
     parser.add_argument("--paths", type=int, default=bt.BACKTEST_PATHS, metavar="N",
@@ -242,6 +277,8 @@ def main() -> None:
     catch_up(rows, histories)
     if args.seeds:
         seeds(histories, domains, args.seeds, args.paths)
+    if args.half_lives:
+        half_lives(histories, domains, max(args.seeds, 1), args.paths)
     if args.grid:
         grid(histories, domains, max(args.seeds, 1), args.paths)
 

@@ -261,7 +261,9 @@ def test_alerts_list_says_when_there_are_no_subscriptions(invoke: Invoke) -> Non
 def test_backtest_report_names_series_with_no_published_candidate() -> None:
     from gapcast.cli import render_backtest_report
 
-    doc = {"headline": {"benchmark_lag_days_mae_6_vs_rw": None}, "calibration": [],
+    doc = {"headline": {"benchmark_lag_days_mae_6_vs_rw": None},
+           "calibration": [{"kind": "benchmark", "metric": "lag_days", "horizon_months": 6, "coverage_80": 0.709,
+                            "n": 220, "cutoffs": 19, "ci_90": [0.59, 0.83]}],
            "catch_up": [{"kind": "domain", "within_months": 6, "n": 3, "base_rate": None, "auc": None,
                          "brier": None, "brier_base_rate": None, "share_from_model": None}], "retake": [],
            "selection": {"rule": "r", "unit_classes": {"log": {"chosen_by_rule": None, "published": None,
@@ -269,6 +271,7 @@ def test_backtest_report_names_series_with_no_published_candidate() -> None:
            "series": [{"kind": "benchmark", "target": "b1", "published": "chase"},
                       {"kind": "benchmark", "target": "b2", "published": None}]}
     text = render_backtest_report(doc)
+    assert "benchmark  lag_days   all      6     0.709       0.59-0.83    220" in text
     assert "log: rule picks none (no candidate could be scored), published none" in text
     assert "series: 2 backtested (chase 1, none 1)" in text
     assert "1 with no published candidate (no forecast is published for them): benchmark:b2" in text

@@ -10,7 +10,18 @@ import numpy as np
 import pytest
 
 from forecasts.engine import backtest as bt
-from forecasts.engine.calibration import MIN_ROWS, NEVER_MISSES, calibrate, conformal_pair, correction_for, widen
+from forecasts.engine import calibration
+from forecasts.engine.calibration import (
+    MIN_ROWS,
+    NEVER_MISSES,
+    calibrate,
+    conformal_pair,
+    correction_for,
+    coverage_table,
+    cutoff_bootstrap,
+    known_scores,
+    widen,
+)
 from forecasts.engine.candidates import (
     IDLE_BANDS,
     Flat,
@@ -205,9 +216,50 @@ def test_misses_on_both_sides_widen_both_edges_to_80_percent() -> None:
 
 def test_a_short_horizon_borrows_the_scores_of_the_other_horizons() -> None:
     wide = np.array([[1.0, 1.0]] * MIN_ROWS)
-    known = {("domain", "lag_days", 3): wide, ("domain", "lag_days", 12): wide[:3]}
+    ones = np.ones(MIN_ROWS)
+    known = {("domain", "lag_days", 3): (wide, ones), ("domain", "lag_days", 12): (wide[:3], ones[:3])}
     assert correction_for(known, "domain", "lag_days", 12) == (1.0, 1.0)  # pooled: 33 rows
-    assert correction_for({("domain", "lag_days", 12): wide[:3]}, "domain", "lag_days", 12) == (0.0, 0.0)
+    assert correction_for({("domain", "lag_days", 12): (wide[:3], ones[:3])}, "domain", "lag_days", 12) == (0.0, 0.0)
+
+
+def test_recent_errors_outweigh_old_ones_in_the_correction() -> None:
+    """Weighted conformal: 120 old rows inside the band, 10 recent ones that miss by 2 widths. Unweighted,
+    92% are inside and the band narrows; weighted by recency, the recent misses set the correction."""
+    scores = np.array([[-0.5, -0.5]] * 120 + [[2.0, 2.0]] * 10)
+    assert conformal_pair(scores) == (-0.5, -0.5)
+    assert conformal_pair(scores, np.array([0.01] * 120 + [1.0] * 10)) == (2.0, 2.0)
+
+
+def test_the_weights_decay_with_age_at_the_cut_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(calibration, "HALF_LIFE_MONTHS", 6.0)
+    scores = {("benchmark", "lag_days", 6): [(date(2024, 1, 31), 0.1, 0.2), (date(2024, 7, 31), 0.3, 0.4),
+                                              (date(2025, 3, 31), 0.5, 0.6)]}
+    s, w = known_scores(scores, date(2024, 7, 31))[("benchmark", "lag_days", 6)]
+    assert s.tolist() == [[0.1, 0.2], [0.3, 0.4]]  # the 2025 row is not resolved yet
+    assert w[1] == 1.0 and w[0] == pytest.approx(0.5, abs=0.01)  # six months old: half the weight
+
+
+def test_the_coverage_interval_resamples_cut_offs_not_rows() -> None:
+    """Ten cut-offs of 20 rows: five cover every row, five none (overall 0.5). Resampling rows would give an
+    interval about +-0.06 wide; the cut-offs are the independent units, so it spans about 0.25-0.75."""
+    whole = {date(2024, m, 28): [m % 2 == 0] * 20 for m in range(1, 11)}
+    lo, hi = cutoff_bootstrap(whole)
+    assert lo <= 0.3 and hi >= 0.7
+    mixed = {date(2024, m, 28): [True] * 10 + [False] * 10 for m in range(1, 11)}
+    assert cutoff_bootstrap(mixed) == (0.5, 0.5)  # every cut-off alike: resampling them changes nothing
+
+
+def test_the_coverage_table_reports_cut_offs_and_an_interval_around_the_figure() -> None:
+    """2023's bands cover, 2025's (misses of 50, learnt from 2023's exact rows only at first) do not: each
+    cell's figure lies inside an interval that is not a point."""
+    early = [_row(date(2023, m, 28), 0.0, 0.5, False) for m in range(1, 13)] * 4
+    late = [_row(date(2025, m, 28), 50.0, 0.5, False) for m in range(1, 13)] * 4
+    table = coverage_table(calibrate(early + late))
+    assert {r["horizon_months"] for r in table} == set(bt.HORIZONS)
+    for row in table:
+        assert row["cutoffs"] <= 24 and row["n"] == 4 * row["cutoffs"]
+        lo, hi = row["ci_90"]
+        assert lo < row["coverage_80"] < hi
 
 
 def test_a_band_is_never_narrowed_past_its_median() -> None:

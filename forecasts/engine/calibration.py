@@ -3,8 +3,9 @@
 - **Intervals.** The paths' 10-90% band is widened (or narrowed) by the conformal correction of earlier
   cut-offs (normalised conformalized quantile regression, one correction per edge): from ``(lo - y) / width``
   and ``(y - hi) / width`` over rows of the same kind, metric and horizon whose outcome was known at the
-  cut-off (:func:`conformal_pair`), applied in widths of each band (:func:`widen`). Too few such rows: the
-  rows of every horizon of that kind and metric pooled; fewer still: the raw band.
+  cut-off (:func:`conformal_pair`), applied in widths of each band (:func:`widen`). Each row weighs by its
+  age at the cut-off (half-life ``HALF_LIFE_MONTHS``: weighted conformal, as the race drifts). Too few such
+  rows: the rows of every horizon of that kind and metric pooled; fewer still: the raw band.
 - **Point (centre), domains only.** Per metric, a domain's band is centred on the paths' median unless "no
   change" (the series' value at the cut-off, the random walk) did better over the rows resolved by then
   (:func:`_no_change_wins`); then median and band move, unchanged in width, to the current value
@@ -26,7 +27,7 @@ from __future__ import annotations
 
 import calendar
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -67,23 +68,33 @@ Correction = tuple[float, float]
 NEVER_MISSES = -1.0
 
 
-def conformal_pair(scores: np.ndarray) -> Correction:
+def _weighted_at(values: np.ndarray, weights: np.ndarray, mass: float) -> float:
+    """The smallest of ``values`` whose cumulative weight (sorted ascending) reaches ``mass``; the largest
+    when none does (the conformal quantile's "+inf", capped at what was seen)."""
+    order = np.argsort(values, kind="stable")
+    reached = np.nonzero(np.cumsum(weights[order]) >= mass - 1e-12)[0]
+    return float(values[order[reached[0]]] if len(reached) else values.max())
+
+
+def conformal_pair(scores: np.ndarray, weights: np.ndarray | None = None) -> Correction:
     """The split-conformal (lower, upper) correction for 80% coverage from rows of nonconformity ``scores``
-    (n x 2: how far below the lower edge, above the upper edge, in band widths; negative inside).
+    (n x 2: how far below the lower edge, above the upper edge, in band widths; negative inside), each row
+    counted with its ``weights`` (default 1; the band being corrected weighs 1, as in weighted conformal
+    prediction under drift).
 
     Each edge gets its own correction, so a band can cover 80% where the outcomes have a point mass on one
     edge (a lag with no open release grows exactly a day per day: that edge never misses, and a symmetric
     correction could not narrow the other side without dropping the whole mass). One edge is set at its
     one-sided 90% quantile, the other at the smallest move that brings the joint coverage to 80%; of the
     two orders, the narrower band wins."""
-    n = len(scores)
-    k = min(n, int(np.ceil(COVERAGE * (n + 1))))  # rows that must be covered (finite-sample conformal)
+    w = np.ones(len(scores)) if weights is None else np.asarray(weights, dtype=float)
+    total = float(w.sum()) + 1.0  # the new band's own weight: the finite-sample conformal "+1"
     one_sided = 1 - (1 - COVERAGE) / 2
     best: Correction | None = None
     for first in (0, 1):
-        fixed = float(np.quantile(scores[:, first], min(1.0, one_sided * (1 + 1 / n)), method="higher"))
-        inside = np.sort(scores[scores[:, first] <= fixed][:, 1 - first])
-        other = float(inside[k - 1]) if len(inside) >= k else float(scores[:, 1 - first].max())
+        fixed = _weighted_at(scores[:, first], w, one_sided * total)
+        inside = scores[:, first] <= fixed
+        other = _weighted_at(scores[inside, 1 - first], w[inside], COVERAGE * total)
         pair = (fixed, other) if first == 0 else (other, fixed)
         if best is None or sum(pair) < sum(best):
             best = pair
@@ -91,18 +102,43 @@ def conformal_pair(scores: np.ndarray) -> Correction:
     return max(best[0], NEVER_MISSES), max(best[1], NEVER_MISSES)
 
 
-def correction_for(known: dict[tuple[str, str, int], np.ndarray], kind: str, metric: str, h: int
-                   ) -> Correction:
+#: Known nonconformity scores per (kind, metric, horizon): (n x 2 scores, n weights).
+Known = dict[tuple[str, str, int], tuple[np.ndarray, np.ndarray]]
+
+
+def correction_for(known: Known, kind: str, metric: str, h: int) -> Correction:
     """The correction of (kind, metric, h) from its ``known`` scores; with fewer than ``MIN_ROWS``, from the
     scores of every horizon of the kind and metric pooled (normalised by band width, they pool: a short
     history borrows from the other horizons); with fewer still, none."""
     own = known.get((kind, metric, h))
-    if own is not None and len(own) >= MIN_ROWS:
-        return conformal_pair(own)
-    pooled = [v for (k, m, _), v in known.items() if (k, m) == (kind, metric) and len(v)]
-    if pooled and sum(len(v) for v in pooled) >= MIN_ROWS:
-        return conformal_pair(np.concatenate(pooled))
+    if own is not None and len(own[0]) >= MIN_ROWS:
+        return conformal_pair(*own)
+    pooled = [v for (k, m, _), v in known.items() if (k, m) == (kind, metric) and len(v[0])]
+    if pooled and sum(len(v[0]) for v in pooled) >= MIN_ROWS:
+        return conformal_pair(np.concatenate([v[0] for v in pooled]), np.concatenate([v[1] for v in pooled]))
     return (0.0, 0.0)
+
+
+#: Half-life, in months before the cut-off, of a resolved row's weight in the conformal correction (None:
+#: every row weighs the same). The race drifts (Elo/ECI lags outgrew their paths in 2025; 2023's score gaps
+#: moved more than 2024's), so old errors say less. Chosen on the tuning half of the benchmarks from
+#: none/6/9/12/18/24 by mean |coverage - 0.80| over its 6 cells (5 seeds of 200 paths): 0.041 with none,
+#: 0.028 with 6 or 9 (6 also won on 3 other seeds, 0.027 against 0.028). Judged on the other half: 0.052 ->
+#: 0.041 (cells within 0.75-0.85: 3 -> 4 of 6); on domains (not split) it does not help: 0.059 -> 0.061
+#: (3 -> 2 of 6). `python scripts/engine_diagnostics.py --seeds 5 --half-lives`.
+HALF_LIFE_MONTHS: float | None = 6.0
+
+
+def known_scores(scores: dict[tuple[str, str, int], list[tuple[date, float, float]]], c: date) -> Known:
+    """The ``scores`` (resolved date, below, above) resolved by ``c``, with their recency weights."""
+    out: Known = {}
+    for key, v in scores.items():
+        rows = [(t, lo, hi) for t, lo, hi in v if t <= c]
+        s = np.array([(lo, hi) for _, lo, hi in rows]).reshape(-1, 2)
+        age = np.array([(c - t).days / 30.44 for t, _, _ in rows])
+        w = np.ones(len(rows)) if HALF_LIFE_MONTHS is None else 0.5 ** (age / HALF_LIFE_MONTHS)
+        out[key] = (s, w)
+    return out
 
 
 #: The smallest band width a correction scales (lag: days; gap: % of scale): a band of width 0 (every path
@@ -321,8 +357,7 @@ def calibrate(rows: list[Row]) -> Calibrated:
     answers: dict[tuple[int, int, bool], tuple[float | None, bool]] = {}
     seen: list[int] = []
     for c in sorted(by_cutoff):
-        known = {key: np.array([(lo, hi) for t, lo, hi in v if t <= c]).reshape(-1, 2)
-                 for key, v in scores.items()}
+        known = known_scores(scores, c)
         corrections: dict[tuple[str, str, int], Correction] = {}  # one per key and cut-off
         moved = {key for key, errs in centre_errors.items()
                  if key[0] in RECENTRE_KINDS and _no_change_wins(errs, c, MIN_WIDTH[key[1]])}
@@ -370,7 +405,8 @@ def calibrate(rows: list[Row]) -> Calibrated:
         resolved = [r for r in rows if q.applies(r) and q.outcome(r) is not None]
         scored = [s for s in q.published if q.outcome(s[0]) is not None]
         _state_at(q, resolved, scored)
-    everything = {key: np.array([(lo, hi) for _, lo, hi in v]) for key, v in scores.items()}
+    # the published run's cut-off is the data end: every score is resolved by then (the newest weighs most)
+    everything = known_scores(scores, max((t for v in scores.values() for t, _, _ in v), default=date.min))
     conformal = {key: correction_for(everything, *key) for key in everything}
     recentred = frozenset(key for key, errs in centre_errors.items()
                           if key[0] in RECENTRE_KINDS and _no_change_wins(errs, date.max, MIN_WIDTH[key[1]]))
@@ -380,21 +416,43 @@ def calibrate(rows: list[Row]) -> Calibrated:
 # -------------------------------------------------------------------------------------------------- report
 
 
+#: Resamples of the cut-offs behind a coverage figure's interval, and its fixed seed (the report is
+#: reproducible).
+BOOTSTRAP_RESAMPLES = 2000
+BOOTSTRAP_SEED = 0
+
+
+def cutoff_bootstrap(hits_by_cutoff: Mapping[date, list[bool]], level: float = 0.9) -> tuple[float, float]:
+    """A ``level`` interval (share covered) for a coverage figure, by resampling whole cut-offs with
+    replacement: the bands of one cut-off miss together (one release moves every Arena category, every
+    member of a domain), so the rows are not independent and a row bootstrap would be too narrow."""
+    counts = np.array([[sum(v), len(v)] for v in hits_by_cutoff.values()], dtype=float)
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    pick = rng.integers(0, len(counts), size=(BOOTSTRAP_RESAMPLES, len(counts)))
+    share = counts[pick, 0].sum(axis=1) / counts[pick, 1].sum(axis=1)
+    tail = (1 - level) / 2 * 100
+    lo, hi = np.percentile(share, [tail, 100 - tail])
+    return round(float(lo), 3), round(float(hi), 3)
+
+
 def coverage_table(cal: Calibrated, halves: Iterable[str] = ("all",)) -> list[dict[str, Any]]:
-    """Rows ``{kind, metric, horizon_months, coverage_80, n}`` of the calibrated bands; for a ``half`` other
-    than ``all``, the benchmark rows of that half of the benchmarks (with ``half``)."""
+    """Rows ``{kind, metric, horizon_months, coverage_80, n, cutoffs, ci_90}`` of the calibrated bands
+    (``ci_90``: a 90% interval of the coverage by a bootstrap over cut-offs, :func:`cutoff_bootstrap`); for a
+    ``half`` other than ``all``, the benchmark rows of that half of the benchmarks (with ``half``)."""
     out = []
     for half in halves:
-        cells: dict[tuple[str, str, int], list[bool]] = defaultdict(list)
+        cells: dict[tuple[str, str, int], dict[date, list[bool]]] = defaultdict(lambda: defaultdict(list))
         for (i, metric, h), (lo, hi) in cal.bands.items():
             r = cal.rows[i]
             a = r.actual.get((metric, h))
             if a is None or (half != "all" and (r.kind != "benchmark" or r.half != half)):
                 continue
-            cells[(r.kind, metric, h)].append(lo <= a <= hi)
-        for (kind, metric, h), hits in sorted(cells.items()):
+            cells[(r.kind, metric, h)][r.cutoff].append(lo <= a <= hi)
+        for (kind, metric, h), by_cutoff in sorted(cells.items()):
+            hits = [x for v in by_cutoff.values() for x in v]
             row = {"kind": kind, "metric": metric, "horizon_months": h,
-                   "coverage_80": round(float(np.mean(hits)), 3), "n": len(hits)}
+                   "coverage_80": round(float(np.mean(hits)), 3), "n": len(hits), "cutoffs": len(by_cutoff),
+                   "ci_90": list(cutoff_bootstrap(by_cutoff))}
             if half != "all":
                 row["half"] = half
             out.append(row)
