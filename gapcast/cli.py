@@ -828,7 +828,8 @@ def _interval(ci: list[float] | None) -> str:
 def render_backtest_report(doc: dict[str, Any]) -> str:
     """The backtest report's headline, calibration, probability and selection tables."""
     lines = ["accuracy (geometric mean over series of MAE / random-walk MAE; < 1 beats the random walk):"]
-    lines += [f"  {k:<48} {_num(v, 3)}" for k, v in doc["headline"].items()]
+    intervals = doc.get("headline_ci_90") or {}
+    lines += [f"  {k:<48} {_num(v, 3)}  (90%: {_interval(intervals.get(k))})" for k, v in doc["headline"].items()]
     lines.append(f"\n{'kind':<10} {'metric':<10} {'half':<6} {'h':>3} {'cover_80':>9} {'90% (cut-offs)':>15} "
                  f"{'n':>6}")
     lines += [f"{c['kind']:<10} {c['metric']:<10} {c.get('half', 'all'):<6} {c['horizon_months']:>3} "

@@ -262,6 +262,17 @@ def test_the_coverage_table_reports_cut_offs_and_an_interval_around_the_figure()
         assert lo < row["coverage_80"] < hi
 
 
+def test_the_accuracy_interval_resamples_series() -> None:
+    from forecasts.engine.report import geo_ratio, geo_ratio_interval
+
+    alike = [{"lag_days_mae_6": 2.0, "lag_days_rw_mae_6": 4.0}] * 12
+    assert geo_ratio_interval(alike, "lag_days", 6) == [0.5, 0.5]  # identical series: nothing to resample
+    spread = [{"lag_days_mae_6": m, "lag_days_rw_mae_6": 1.0} for m in (0.25, 4.0) * 10]
+    lo, hi = geo_ratio_interval(spread, "lag_days", 6) or (0.0, 0.0)
+    assert lo < geo_ratio(spread, "lag_days", 6)[0] == 1.0 < hi
+    assert geo_ratio_interval([], "lag_days", 6) is None
+
+
 def test_a_band_is_never_narrowed_past_its_median() -> None:
     lo, hi = widen(np.array([0.0]), np.array([10.0]), np.array([10.0]), NEVER_MISSES, 5.0, 1.0)
     assert (lo[0], hi[0]) == (10.0, 60.0)

@@ -94,7 +94,10 @@ def test_backtest_json_has_every_model_per_series(store: Store, redis_url: str, 
     result = CliRunner().invoke(cli, ["backtest", "--json"], env=env, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
-    assert set(doc) >= {"series", "calibration", "catch_up", "retake", "selection", "headline"}
+    assert set(doc) >= {"series", "calibration", "catch_up", "retake", "selection", "headline", "headline_ci_90"}
+    for key, value in doc["headline"].items():  # every figure sits inside its interval, or has neither
+        ci = doc["headline_ci_90"][key]
+        assert (value is None) == (ci is None) and (ci is None or ci[0] <= value <= ci[1])
     assert all(r["kind"] in {"domain", "benchmark"} for r in doc["series"])
     assert set(doc["selection"]["unit_classes"]) == {"bounded", "linear", "log"}
 

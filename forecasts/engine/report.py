@@ -1,5 +1,7 @@
 """`gapcast backtest`: the engine's rolling-origin backtest as one JSON-ready report.
 
+- ``headline`` (with ``headline_ci_90``, a 90% interval from a bootstrap over the series): the geometric
+  mean over series of MAE / random-walk MAE per kind, metric and horizon;
 - ``series``: per series, MAE at 3/6/12 months of the published forecast (the paths' median, or "no change"
   where the calibration recentred that kind and metric: ``recentred``) and of the random walk (the gap or
   lag stays where it is), with the published candidate;
@@ -18,7 +20,14 @@ from typing import Any
 import numpy as np
 
 from forecasts.engine import backtest as bt
-from forecasts.engine.calibration import calibrate, coverage_table, probability_table, start_value
+from forecasts.engine.calibration import (
+    BOOTSTRAP_RESAMPLES,
+    BOOTSTRAP_SEED,
+    calibrate,
+    coverage_table,
+    probability_table,
+    start_value,
+)
 from forecasts.engine.candidates import OPTIONAL_CANDIDATES, FrontierModel
 from forecasts.engine.publish import ALL_CANDIDATES, PUBLISHED, histories_of, published_model
 from forecasts.engine.transform import UnitClass
@@ -75,6 +84,20 @@ def geo_ratio(series: Iterable[dict[str, Any]], metric: str, h: int) -> tuple[fl
     return (round(float(np.exp(np.mean(np.log(r)))), 3), len(r)) if r else (None, 0)
 
 
+def geo_ratio_interval(series: Iterable[dict[str, Any]], metric: str, h: int, level: float = 0.9
+                       ) -> list[float] | None:
+    """A ``level`` interval for :func:`geo_ratio` by resampling the series with replacement (the series are
+    its units: a figure over 40 benchmarks moves by more than one over 400 would); None without series."""
+    r = np.array([s[f"{metric}_mae_{h}"] / s[f"{metric}_rw_mae_{h}"] for s in series
+                  if s.get(f"{metric}_rw_mae_{h}") and s.get(f"{metric}_mae_{h}")])
+    if not len(r):
+        return None
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    logs = np.log(r)[rng.integers(0, len(r), size=(BOOTSTRAP_RESAMPLES, len(r)))].mean(axis=1)
+    tail = (1 - level) / 2 * 100
+    return [round(float(np.exp(v)), 3) for v in np.percentile(logs, [tail, 100 - tail])]
+
+
 def _constant(model: FrontierModel) -> bt.ModelFor:
     return lambda _uc: model
 
@@ -123,11 +146,17 @@ def report(data: Dataset, domains: Mapping[str, Domain], *, optional: Iterable[s
     headline = {f"{kind}_{metric}_mae_{h}_vs_rw": geo_ratio([s for s in series.values() if s["kind"] == kind],
                                                              metric, h)[0]
                 for kind in ("benchmark", "domain") for metric in bt.METRICS for h in bt.HORIZONS}
-    headline["judge_half_benchmark_lag_days_mae_6_vs_rw"] = geo_ratio(
-        [s for s in bench if s["half"] == "judge"], "lag_days", 6)[0]
+    judge = [s for s in bench if s["half"] == "judge"]
+    headline["judge_half_benchmark_lag_days_mae_6_vs_rw"] = geo_ratio(judge, "lag_days", 6)[0]
+    # how far each headline figure could move with other benchmarks (domains) of the same behaviour
+    intervals = {f"{kind}_{metric}_mae_{h}_vs_rw": geo_ratio_interval(
+        [s for s in series.values() if s["kind"] == kind], metric, h)
+        for kind in ("benchmark", "domain") for metric in bt.METRICS for h in bt.HORIZONS}
+    intervals["judge_half_benchmark_lag_days_mae_6_vs_rw"] = geo_ratio_interval(judge, "lag_days", 6)
     return {
         "cutoffs": [c.isoformat() for c in bt.cutoffs(histories)] if histories else [],
         "headline": headline,
+        "headline_ci_90": intervals,
         "recentred": [f"{k}:{m}" for k, m in sorted(cal.state.recentred)],
         "series": sorted(series.values(), key=lambda s: (s["kind"] != "domain", s["target"])),
         "calibration": coverage_table(cal, halves=("all", "tune", "judge")),
