@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import calendar
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -422,17 +422,23 @@ BOOTSTRAP_RESAMPLES = 2000
 BOOTSTRAP_SEED = 0
 
 
-def cutoff_bootstrap(hits_by_cutoff: Mapping[date, list[bool]], level: float = 0.9) -> tuple[float, float]:
-    """A ``level`` interval (share covered) for a coverage figure, by resampling whole cut-offs with
-    replacement: the bands of one cut-off miss together (one release moves every Arena category, every
-    member of a domain), so the rows are not independent and a row bootstrap would be too narrow."""
-    counts = np.array([[sum(v), len(v)] for v in hits_by_cutoff.values()], dtype=float)
+def bootstrap_interval(units: np.ndarray, statistic: Callable[[np.ndarray], np.ndarray], level: float = 0.9
+                       ) -> tuple[float, float]:
+    """A ``level`` interval of ``statistic`` by resampling the rows of ``units`` (one per independent unit)
+    with replacement; ``statistic`` maps resamples (resamples x units x columns) to one value per resample."""
     rng = np.random.default_rng(BOOTSTRAP_SEED)
-    pick = rng.integers(0, len(counts), size=(BOOTSTRAP_RESAMPLES, len(counts)))
-    share = counts[pick, 0].sum(axis=1) / counts[pick, 1].sum(axis=1)
+    values = statistic(units[rng.integers(0, len(units), size=(BOOTSTRAP_RESAMPLES, len(units)))])
     tail = (1 - level) / 2 * 100
-    lo, hi = np.percentile(share, [tail, 100 - tail])
+    lo, hi = np.percentile(values, [tail, 100 - tail])
     return round(float(lo), 3), round(float(hi), 3)
+
+
+def cutoff_bootstrap(hits_by_cutoff: Mapping[date, list[bool]], level: float = 0.9) -> tuple[float, float]:
+    """A ``level`` interval (share covered) for a coverage figure, by resampling whole cut-offs: the bands of
+    one cut-off miss together (one release moves every Arena category, every member of a domain), so the
+    rows are not independent and a row bootstrap would be too narrow."""
+    counts = np.array([[sum(v), len(v)] for v in hits_by_cutoff.values()], dtype=float)
+    return bootstrap_interval(counts, lambda x: x[..., 0].sum(axis=1) / x[..., 1].sum(axis=1), level)
 
 
 def coverage_table(cal: Calibrated, halves: Iterable[str] = ("all",)) -> list[dict[str, Any]]:

@@ -21,8 +21,7 @@ import numpy as np
 
 from forecasts.engine import backtest as bt
 from forecasts.engine.calibration import (
-    BOOTSTRAP_RESAMPLES,
-    BOOTSTRAP_SEED,
+    bootstrap_interval,
     calibrate,
     coverage_table,
     probability_table,
@@ -87,15 +86,12 @@ def geo_ratio(series: Iterable[dict[str, Any]], metric: str, h: int) -> tuple[fl
 def geo_ratio_interval(series: Iterable[dict[str, Any]], metric: str, h: int, level: float = 0.9
                        ) -> list[float] | None:
     """A ``level`` interval for :func:`geo_ratio` by resampling the series with replacement (the series are
-    its units: a figure over 40 benchmarks moves by more than one over 400 would); None without series."""
-    r = np.array([s[f"{metric}_mae_{h}"] / s[f"{metric}_rw_mae_{h}"] for s in series
+    its units: a figure over 40 benchmarks is less sure than one over 400); None without series."""
+    r = np.array([[s[f"{metric}_mae_{h}"] / s[f"{metric}_rw_mae_{h}"]] for s in series
                   if s.get(f"{metric}_rw_mae_{h}") and s.get(f"{metric}_mae_{h}")])
     if not len(r):
         return None
-    rng = np.random.default_rng(BOOTSTRAP_SEED)
-    logs = np.log(r)[rng.integers(0, len(r), size=(BOOTSTRAP_RESAMPLES, len(r)))].mean(axis=1)
-    tail = (1 - level) / 2 * 100
-    return [round(float(np.exp(v)), 3) for v in np.percentile(logs, [tail, 100 - tail])]
+    return list(bootstrap_interval(np.log(r), lambda x: np.exp(x[..., 0].mean(axis=1)), level))
 
 
 def _constant(model: FrontierModel) -> bt.ModelFor:
