@@ -44,8 +44,7 @@ import numpy as np  # noqa: E402
 import redis  # noqa: E402
 
 from forecasts.engine import backtest as bt  # noqa: E402
-from forecasts.engine import calibration  # noqa: E402
-from forecasts.engine.calibration import Calibrated, Question, calibrate, coverage_table, months_after  # noqa: E402
+from forecasts.engine.calibration import HALF_LIFE_MONTHS, Calibrated, Question, calibrate, coverage_table, months_after  # noqa: E402
 from forecasts.engine.candidates import Chase, Jumps, Sawtooth  # noqa: E402
 from forecasts.engine.history import BenchmarkHistory  # noqa: E402
 from forecasts.engine.publish import histories_of, published_model  # noqa: E402
@@ -233,26 +232,21 @@ def half_lives(histories: Mapping[str, BenchmarkHistory], domains: Mapping[str, 
     """The conformal half-life's grid: mean |coverage - 0.80| over each part's 6 cells (and how many lie within
     0.75-0.85), averaged over the seeds; the calibration's rule picks on the tuning half."""
     print(f"\n80% coverage by conformal half-life (months; mean of {n_seeds} seeds at {n_paths} paths; published: "
-          f"{calibration.HALF_LIFE_MONTHS}): mean |coverage - 0.80| over 6 cells (cells within 0.75-0.85)")
+          f"{HALF_LIFE_MONTHS}): mean |coverage - 0.80| over 6 cells (cells within 0.75-0.85)")
     runs = [bt.run(histories, domains, published_model, n_paths=n_paths, seed=bt.SEED + k) for k in range(n_seeds)]
-    published = calibration.HALF_LIFE_MONTHS
-    try:
-        for hl in HALF_LIVES:
-            calibration.HALF_LIFE_MONTHS = hl
-            cells: dict[tuple[str, str, int, str], list[float]] = defaultdict(list)
-            for rows in runs:
-                for r in coverage_table(calibrate(rows), halves=("all", "tune", "judge")):
-                    part = r.get("half", r["kind"])
-                    if part != "benchmark":
-                        cells[(part, r["metric"], r["horizon_months"], r["kind"])].append(r["coverage_80"])
-            text = []
-            for part in ("tune", "judge", "domain"):
-                cov = np.array([np.mean(v) for k, v in cells.items() if k[0] == part])
-                within = int(np.sum(np.abs(cov - 0.8) <= 0.05))
-                text.append(f"{part} {np.mean(np.abs(cov - 0.8)):.4f} ({within}/{len(cov)})")
-            print(f"  {'none' if hl is None else f'{hl:g}':>4}: " + ", ".join(text))
-    finally:
-        calibration.HALF_LIFE_MONTHS = published
+    for hl in HALF_LIVES:
+        cells: dict[tuple[str, str, int, str], list[float]] = defaultdict(list)
+        for rows in runs:
+            for r in coverage_table(calibrate(rows, half_life=hl), halves=("all", "tune", "judge")):
+                part = r.get("half", r["kind"])
+                if part != "benchmark":
+                    cells[(part, r["metric"], r["horizon_months"], r["kind"])].append(r["coverage_80"])
+        text = []
+        for part in ("tune", "judge", "domain"):
+            cov = np.array([np.mean(v) for k, v in cells.items() if k[0] == part])
+            within = int(np.sum(np.abs(cov - 0.8) <= 0.05))
+            text.append(f"{part} {np.mean(np.abs(cov - 0.8)):.4f} ({within}/{len(cov)})")
+        print(f"  {'none' if hl is None else f'{hl:g}':>4}: " + ", ".join(text))
 
 
 def main() -> None:

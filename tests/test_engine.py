@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from forecasts.engine import backtest as bt
-from forecasts.engine import calibration
 from forecasts.engine.calibration import (
     MIN_ROWS,
     NEVER_MISSES,
@@ -230,11 +229,10 @@ def test_recent_errors_outweigh_old_ones_in_the_correction() -> None:
     assert conformal_pair(scores, np.array([0.01] * 120 + [1.0] * 10)) == (2.0, 2.0)
 
 
-def test_the_weights_decay_with_age_at_the_cut_off(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(calibration, "HALF_LIFE_MONTHS", 6.0)
+def test_the_weights_decay_with_age_at_the_cut_off() -> None:
     scores = {("benchmark", "lag_days", 6): [(date(2024, 1, 31), 0.1, 0.2), (date(2024, 7, 31), 0.3, 0.4),
                                               (date(2025, 3, 31), 0.5, 0.6)]}
-    s, w = known_scores(scores, date(2024, 7, 31))[("benchmark", "lag_days", 6)]
+    s, w = known_scores(scores, date(2024, 7, 31), half_life=6.0)[("benchmark", "lag_days", 6)]
     assert s.tolist() == [[0.1, 0.2], [0.3, 0.4]]  # the 2025 row is not resolved yet
     assert w[1] == 1.0 and w[0] == pytest.approx(0.5, abs=0.01)  # six months old: half the weight
 

@@ -129,14 +129,16 @@ def correction_for(known: Known, kind: str, metric: str, h: int) -> Correction:
 HALF_LIFE_MONTHS: float | None = 6.0
 
 
-def known_scores(scores: dict[tuple[str, str, int], list[tuple[date, float, float]]], c: date) -> Known:
-    """The ``scores`` (resolved date, below, above) resolved by ``c``, with their recency weights."""
+def known_scores(scores: dict[tuple[str, str, int], list[tuple[date, float, float]]], c: date,
+                 half_life: float | None = HALF_LIFE_MONTHS) -> Known:
+    """The ``scores`` (resolved date, below, above) resolved by ``c``, each weighted 0.5 ** (its age at ``c``
+    in months / ``half_life``); all 1 without a half-life."""
     out: Known = {}
     for key, v in scores.items():
         rows = [(t, lo, hi) for t, lo, hi in v if t <= c]
         s = np.array([(lo, hi) for _, lo, hi in rows]).reshape(-1, 2)
         age = np.array([(c - t).days / 30.44 for t, _, _ in rows])
-        w = np.ones(len(rows)) if HALF_LIFE_MONTHS is None else 0.5 ** (age / HALF_LIFE_MONTHS)
+        w = np.ones(len(rows)) if half_life is None else 0.5 ** (age / half_life)
         out[key] = (s, w)
     return out
 
@@ -341,8 +343,9 @@ class Calibrated:
     state: CalibrationState
 
 
-def calibrate(rows: list[Row]) -> Calibrated:
-    """Calibrate every row from earlier cut-offs only, then fit the final state on everything resolved."""
+def calibrate(rows: list[Row], half_life: float | None = HALF_LIFE_MONTHS) -> Calibrated:
+    """Calibrate every row from earlier cut-offs only, then fit the final state on everything resolved.
+    ``half_life``: of the conformal weights (months; see ``HALF_LIFE_MONTHS``)."""
     order = sorted(range(len(rows)), key=lambda i: rows[i].cutoff)
     by_cutoff: dict[date, list[int]] = defaultdict(list)
     for i in order:
@@ -357,7 +360,7 @@ def calibrate(rows: list[Row]) -> Calibrated:
     answers: dict[tuple[int, int, bool], tuple[float | None, bool]] = {}
     seen: list[int] = []
     for c in sorted(by_cutoff):
-        known = known_scores(scores, c)
+        known = known_scores(scores, c, half_life)
         corrections: dict[tuple[str, str, int], Correction] = {}  # one per key and cut-off
         moved = {key for key, errs in centre_errors.items()
                  if key[0] in RECENTRE_KINDS and _no_change_wins(errs, c, MIN_WIDTH[key[1]])}
@@ -406,7 +409,8 @@ def calibrate(rows: list[Row]) -> Calibrated:
         scored = [s for s in q.published if q.outcome(s[0]) is not None]
         _state_at(q, resolved, scored)
     # the published run's cut-off is the data end: every score is resolved by then (the newest weighs most)
-    everything = known_scores(scores, max((t for v in scores.values() for t, _, _ in v), default=date.min))
+    newest = max((t for v in scores.values() for t, _, _ in v), default=date.min)
+    everything = known_scores(scores, newest, half_life)
     conformal = {key: correction_for(everything, *key) for key in everything}
     recentred = frozenset(key for key, errs in centre_errors.items()
                           if key[0] in RECENTRE_KINDS and _no_change_wins(errs, date.max, MIN_WIDTH[key[1]]))
@@ -416,8 +420,7 @@ def calibrate(rows: list[Row]) -> Calibrated:
 # -------------------------------------------------------------------------------------------------- report
 
 
-#: Resamples of the cut-offs behind a coverage figure's interval, and its fixed seed (the report is
-#: reproducible).
+#: Resamples behind the report's intervals, and their fixed seed (the report is reproducible).
 BOOTSTRAP_RESAMPLES = 2000
 BOOTSTRAP_SEED = 0
 
