@@ -44,7 +44,14 @@ import numpy as np  # noqa: E402
 import redis  # noqa: E402
 
 from forecasts.engine import backtest as bt  # noqa: E402
-from forecasts.engine.calibration import HALF_LIFE_MONTHS, Calibrated, Question, calibrate, coverage_table, months_after  # noqa: E402
+from forecasts.engine.calibration import (  # noqa: E402
+    HALF_LIFE_MONTHS,
+    Calibrated,
+    Question,
+    calibrate,
+    coverage_table,
+    months_after,
+)
 from forecasts.engine.candidates import Chase, Jumps, Sawtooth  # noqa: E402
 from forecasts.engine.history import BenchmarkHistory  # noqa: E402
 from forecasts.engine.publish import histories_of, published_model  # noqa: E402
