@@ -123,7 +123,7 @@ def correction_for(known: Known, kind: str, metric: str, h: int) -> Correction:
 #: every row weighs the same). The race drifts (Elo/ECI lags outgrew their paths in 2025; 2023's score gaps
 #: moved more than 2024's), so old errors say less. Chosen on the tuning half of the benchmarks from
 #: none/6/9/12/18/24 by mean |coverage - 0.80| over its 6 cells (5 seeds of 200 paths): 0.041 with none,
-#: 0.028 with 6 or 9 (6 also won on 3 other seeds, 0.027 against 0.028). Judged on the other half: 0.052 ->
+#: 0.028 with 6 or 9 (tied; 6 won on another 3 seeds, 0.027 against 0.028). Judged on the other half: 0.052 ->
 #: 0.041 (cells within 0.75-0.85: 3 -> 4 of 6); on domains (not split) it does not help: 0.059 -> 0.061
 #: (3 -> 2 of 6). `python scripts/engine_diagnostics.py --seeds 5 --half-lives`.
 HALF_LIFE_MONTHS: float | None = 6.0
