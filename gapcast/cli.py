@@ -12,7 +12,6 @@ import os
 import signal
 import socket
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -459,6 +458,7 @@ def _run_jobs(app: App, store: Store, label: str, keep: Callable[[str], bool]) -
     """Run the scheduled jobs whose name `keep` accepts until SIGINT/SIGTERM."""
     from apscheduler.schedulers.background import BackgroundScheduler
 
+    from gapcast.supervise import StopFlag
     from jobs.http import Http
     from jobs.schedule import Deps, build_sources, job_specs
     from jobs.scheduler import build, quiet_apscheduler
@@ -467,7 +467,7 @@ def _run_jobs(app: App, store: Store, label: str, keep: Callable[[str], bool]) -
     deps = Deps(store, app.domains, Http(app.settings.source_timeout_s), app.settings, _sender(app.settings))
     specs = [s for s in job_specs(app.settings, sources) if keep(s.name)]
     quiet_apscheduler()
-    stop = threading.Event()
+    stop = StopFlag()  # not threading.Event: its set() may deadlock in a signal handler
     # Signals only set `stop`; the main thread then shuts the scheduler down and waits for running jobs,
     # so no job is cut off mid-write by the store closing under it (the supervisor SIGKILLs a part that
     # takes longer than its stop timeout).

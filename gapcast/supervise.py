@@ -50,6 +50,30 @@ class Part:
     readers: list[threading.Thread] = field(default_factory=list)
 
 
+class StopFlag:
+    """A stop request that a signal handler may set. ``threading.Event.set`` takes the lock that
+    ``Event.wait`` holds for a moment after each wake-up: a signal landing there ran a handler that waited
+    for its own thread's lock, and `gapcast up` hung forever on a second Ctrl-C or a SIGTERM. Setting a
+    bool takes no lock; :meth:`wait` polls it."""
+
+    def __init__(self, poll_s: float = 0.05) -> None:
+        self._set = False
+        self.poll_s = poll_s
+
+    def set(self) -> None:
+        self._set = True
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def wait(self, timeout_s: float) -> bool:
+        """Sleep until set or ``timeout_s`` seconds have passed; whether it is set."""
+        deadline = time.monotonic() + timeout_s
+        while not self._set and (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(left, self.poll_s))  # a signal interrupts the sleep and its handler runs
+        return self._set
+
+
 def restart_delay_s(quick_deaths: int, base_s: float = BACKOFF_BASE_S, max_s: float = BACKOFF_MAX_S) -> float:
     """Seconds before restarting a part that died young `quick_deaths` times in a row (0: at once)."""
     if quick_deaths <= 0:
@@ -76,7 +100,7 @@ class Supervisor:
         self.stop_timeout_s = stop_timeout_s
         self.clock = clock
         self.restarts: dict[str, int] = {p.name: 0 for p in self.parts}
-        self._stop = threading.Event()
+        self._stop = StopFlag()
         self._write_lock = threading.Lock()
         self._prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
 

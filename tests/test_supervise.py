@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from gapcast.supervise import Part, Supervisor, restart_delay_s
+from gapcast.supervise import Part, StopFlag, Supervisor, restart_delay_s
 
 PY = sys.executable
 
@@ -137,3 +137,40 @@ def test_a_supervisor_killed_with_sigkill_leaves_no_child(tmp_path: Path) -> Non
         for p in pids_in(pids):
             if alive(p):
                 os.kill(p, signal.SIGKILL)
+
+
+def test_a_burst_of_signals_never_deadlocks_the_stop() -> None:
+    """Ctrl-C pressed twice, or SIGTERM after SIGINT: a handler that took a lock (threading.Event.set) could
+    interrupt the main thread while it held that very lock inside Event.wait, and `gapcast up` hung forever.
+    A helper thread signals the process every 0.1 ms while it runs and stops 50,000 supervisors, each
+    polling as fast as it can. With Event, 1 run in 3 of this test ended in nested handlers and a
+    RecursionError (a signal storm with no sleep hung every time, but starves the fixed loop too)."""
+    code = ("import os, signal, threading, time\n"
+            "from gapcast.supervise import Supervisor\n"
+            "signal.signal(signal.SIGTERM, signal.SIG_IGN)  # between runs, run() restores this\n"
+            "done = False\n"
+            "def blast():\n"
+            "    while not done:\n"
+            "        os.kill(os.getpid(), signal.SIGTERM)\n"
+            "        time.sleep(0.0001)\n"
+            "threading.Thread(target=blast, daemon=True).start()\n"
+            "for _ in range(50_000):\n"
+            "    Supervisor([]).run(poll_s=1e-6)\n"
+            "done = True\n"
+            "print('stopped', flush=True)\n")
+    proc = subprocess.Popen([PY, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0 and out.strip() == b"stopped", out[-2000:]
+
+
+def test_the_stop_flag_wakes_a_wait_and_times_out() -> None:
+    flag = StopFlag(poll_s=0.01)
+    t0 = time.monotonic()
+    assert flag.wait(0.05) is False and time.monotonic() - t0 >= 0.05
+    threading.Timer(0.05, flag.set).start()
+    assert flag.wait(5.0) is True and flag.is_set()
