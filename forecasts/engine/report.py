@@ -76,10 +76,15 @@ def mae_by_series(rows: Iterable[bt.Row], points: Mapping[tuple[int, str, int], 
     return out
 
 
+def _ratios(series: Iterable[dict[str, Any]], metric: str, h: int) -> list[float]:
+    """MAE / random-walk MAE per series, where both are positive."""
+    return [s[f"{metric}_mae_{h}"] / s[f"{metric}_rw_mae_{h}"] for s in series
+            if s.get(f"{metric}_rw_mae_{h}") and s.get(f"{metric}_mae_{h}")]
+
+
 def geo_ratio(series: Iterable[dict[str, Any]], metric: str, h: int) -> tuple[float | None, int]:
     """Geometric mean over series of MAE / random-walk MAE (series where both are positive), and how many."""
-    r = [s[f"{metric}_mae_{h}"] / s[f"{metric}_rw_mae_{h}"] for s in series
-         if s.get(f"{metric}_rw_mae_{h}") and s.get(f"{metric}_mae_{h}")]
+    r = _ratios(series, metric, h)
     return (round(float(np.exp(np.mean(np.log(r)))), 3), len(r)) if r else (None, 0)
 
 
@@ -87,11 +92,10 @@ def geo_ratio_interval(series: Iterable[dict[str, Any]], metric: str, h: int, le
                        ) -> list[float] | None:
     """A ``level`` interval for :func:`geo_ratio` by resampling the series with replacement (the series are
     its units: a figure over 40 benchmarks is less sure than one over 400); None without series."""
-    r = np.array([[s[f"{metric}_mae_{h}"] / s[f"{metric}_rw_mae_{h}"]] for s in series
-                  if s.get(f"{metric}_rw_mae_{h}") and s.get(f"{metric}_mae_{h}")])
-    if not len(r):
+    r = _ratios(series, metric, h)
+    if not r:
         return None
-    return list(bootstrap_interval(np.log(r), lambda x: np.exp(x[..., 0].mean(axis=1)), level))
+    return list(bootstrap_interval(np.log(np.array(r))[:, None], lambda x: np.exp(x[..., 0].mean(axis=1)), level))
 
 
 def _constant(model: FrontierModel) -> bt.ModelFor:
@@ -139,16 +143,12 @@ def report(data: Dataset, domains: Mapping[str, Domain], *, optional: Iterable[s
     for (kind, _), s in series.items():
         s["published"] = "aggregated" if kind == "domain" else PUBLISHED[UnitClass(s["unit_class"])].name
     bench = [s for s in series.values() if s["kind"] == "benchmark"]
-    headline = {f"{kind}_{metric}_mae_{h}_vs_rw": geo_ratio([s for s in series.values() if s["kind"] == kind],
-                                                             metric, h)[0]
-                for kind in ("benchmark", "domain") for metric in bt.METRICS for h in bt.HORIZONS}
-    judge = [s for s in bench if s["half"] == "judge"]
-    headline["judge_half_benchmark_lag_days_mae_6_vs_rw"] = geo_ratio(judge, "lag_days", 6)[0]
-    # how far each headline figure could move with other benchmarks (domains) of the same behaviour
-    intervals = {f"{kind}_{metric}_mae_{h}_vs_rw": geo_ratio_interval(
-        [s for s in series.values() if s["kind"] == kind], metric, h)
-        for kind in ("benchmark", "domain") for metric in bt.METRICS for h in bt.HORIZONS}
-    intervals["judge_half_benchmark_lag_days_mae_6_vs_rw"] = geo_ratio_interval(judge, "lag_days", 6)
+    # each figure with how far it could move with other series of the same behaviour (a bootstrap over series)
+    parts = {f"{kind}_{metric}_mae_{h}_vs_rw": ([s for s in series.values() if s["kind"] == kind], metric, h)
+             for kind in ("benchmark", "domain") for metric in bt.METRICS for h in bt.HORIZONS}
+    parts["judge_half_benchmark_lag_days_mae_6_vs_rw"] = ([s for s in bench if s["half"] == "judge"], "lag_days", 6)
+    headline = {key: geo_ratio(*part)[0] for key, part in parts.items()}
+    intervals = {key: geo_ratio_interval(*part) for key, part in parts.items()}
     return {
         "cutoffs": [c.isoformat() for c in bt.cutoffs(histories)] if histories else [],
         "headline": headline,
