@@ -19,6 +19,8 @@
   Monte Carlo noise of every figure above (at 200 paths the 6-month lag ratio moves by about 0.05).
 - ``--half-lives``: 80% coverage per half and on domains for each half-life of the conformal weights
   (``forecasts.engine.calibration.HALF_LIFE_MONTHS`` is chosen on the tuning half), over the ``--seeds``.
+- ``--borrowing``: the same for who borrows whose conformal errors while short of their own
+  (``forecasts.engine.calibration.BORROWS_FROM``), with the domains split in halves by the same hash.
 - ``--grid``: the 6-month benchmark-lag ratio per half for variants of the release process (shrinkage weight
   of the release rate; the idle-duration hazard on or off), averaged over the ``--seeds``.
 
@@ -45,11 +47,11 @@ import redis  # noqa: E402
 
 from forecasts.engine import backtest as bt  # noqa: E402
 from forecasts.engine.calibration import (  # noqa: E402
+    BORROWS_FROM,
     HALF_LIFE_MONTHS,
     Calibrated,
     Question,
     calibrate,
-    coverage_table,
     months_after,
 )
 from forecasts.engine.candidates import Chase, Jumps, Sawtooth  # noqa: E402
@@ -232,28 +234,55 @@ def grid(histories: Mapping[str, BenchmarkHistory], domains: Mapping[str, Domain
 
 
 HALF_LIVES: tuple[float | None, ...] = (None, 6.0, 9.0, 12.0, 18.0, 24.0)
+#: Who borrows whose conformal errors while short of their own (``calibration.BORROWS_FROM`` is published).
+BORROWING: tuple[tuple[str, dict[str, str]], ...] = (
+    ("nobody", {}), ("domains from benchmarks", {"domain": "benchmark"}),
+    ("both ways", {"domain": "benchmark", "benchmark": "domain"}))
 
 
-def half_lives(histories: Mapping[str, BenchmarkHistory], domains: Mapping[str, Domain], n_seeds: int,
-               n_paths: int) -> None:
-    """The conformal half-life's grid: mean |coverage - 0.80| over each part's 6 cells (and how many lie within
-    0.75-0.85), averaged over the seeds; the calibration's rule picks on the tuning half."""
-    print(f"\n80% coverage by conformal half-life (months; mean of {n_seeds} seeds at {n_paths} paths; published: "
-          f"{HALF_LIFE_MONTHS}): mean |coverage - 0.80| over 6 cells (cells within 0.75-0.85)")
-    runs = [bt.run(histories, domains, published_model, n_paths=n_paths, seed=bt.SEED + k) for k in range(n_seeds)]
-    for hl in HALF_LIVES:
-        cells: dict[tuple[str, str, int, str], list[float]] = defaultdict(list)
+def _coverage_cells(cal: Calibrated) -> dict[str, dict[tuple[str, int], float]]:
+    """80% coverage per part (tune / judge half of the benchmarks, and of the domains by the same hash) and
+    (metric, horizon)."""
+    hits: dict[str, dict[tuple[str, int], list[bool]]] = defaultdict(lambda: defaultdict(list))
+    for (i, metric, h), (lo, hi) in cal.bands.items():
+        r = cal.rows[i]
+        a = r.actual.get((metric, h))
+        if a is not None:
+            part = bt.half_of(r.target) if r.kind == "domain" else r.half
+            hits[part if r.kind == "benchmark" else f"domain {part}"][(metric, h)].append(lo <= a <= hi)
+    return {part: {k: float(np.mean(v)) for k, v in cells.items()} for part, cells in hits.items()}
+
+
+def _coverage_grid(runs: list[list[bt.Row]], variants: list[tuple[str, dict[str, Any]]]) -> None:
+    """Per variant (label, keyword arguments of :func:`calibrate`): mean |coverage - 0.80| over each part's 6
+    cells (and how many lie within 0.75-0.85), averaged over the runs (seeds)."""
+    for label, kwargs in variants:
+        cells: dict[tuple[str, str, int], list[float]] = defaultdict(list)
         for rows in runs:
-            for r in coverage_table(calibrate(rows, half_life=hl), halves=("all", "tune", "judge")):
-                part = r.get("half", r["kind"])
-                if part != "benchmark":
-                    cells[(part, r["metric"], r["horizon_months"], r["kind"])].append(r["coverage_80"])
+            for part, by_cell in _coverage_cells(calibrate(rows, **kwargs)).items():
+                for (metric, h), v in by_cell.items():
+                    cells[(part, metric, h)].append(v)
         text = []
-        for part in ("tune", "judge", "domain"):
+        for part in ("tune", "judge", "domain tune", "domain judge"):
             cov = np.array([np.mean(v) for k, v in cells.items() if k[0] == part])
             within = int(np.sum(np.abs(cov - 0.8) <= 0.05))
             text.append(f"{part} {np.mean(np.abs(cov - 0.8)):.4f} ({within}/{len(cov)})")
-        print(f"  {'none' if hl is None else f'{hl:g}':>4}: " + ", ".join(text))
+        print(f"  {label:>24}: " + ", ".join(text))
+
+
+def half_lives(runs: list[list[bt.Row]]) -> None:
+    """The conformal half-life's grid; the calibration's rule picks on the tuning half of the benchmarks."""
+    print(f"\n80% coverage by conformal half-life (months; mean of {len(runs)} seeds; published: "
+          f"{HALF_LIFE_MONTHS}): mean |coverage - 0.80| over 6 cells (cells within 0.75-0.85)")
+    _coverage_grid(runs, [("none" if hl is None else f"{hl:g}", {"half_life": hl}) for hl in HALF_LIVES])
+
+
+def borrowing(runs: list[list[bt.Row]]) -> None:
+    """Which kind borrows whose conformal errors while short of its own: benchmarks are judged on their tuning
+    half, domains on both halves of the domains (split by the benchmarks' hash)."""
+    print(f"\n80% coverage by conformal borrowing (mean of {len(runs)} seeds; published: {BORROWS_FROM}): "
+          "mean |coverage - 0.80| over 6 cells (cells within 0.75-0.85)")
+    _coverage_grid(runs, [(label, {"borrows": b}) for label, b in BORROWING])
 
 
 def main() -> None:
@@ -261,6 +290,8 @@ def main() -> None:
     parser.add_argument("--grid", action="store_true", help="Also run the release-process grid (slow).")
     parser.add_argument("--half-lives", action="store_true",
                         help="Also run the conformal half-life grid (over --seeds, at least 1).")
+    parser.add_argument("--borrowing", action="store_true",
+                        help="Also run the conformal borrowing variants (over --seeds, at least 1).")
     parser.add_argument("--seeds", type=int, default=0, metavar="K",
                         help="Also print the benchmark MAE ratios for K seeds (their Monte Carlo spread).")
     parser.add_argument("--paths", type=int, default=bt.BACKTEST_PATHS, metavar="N",
@@ -278,8 +309,13 @@ def main() -> None:
     catch_up(rows, histories)
     if args.seeds:
         seeds(histories, domains, args.seeds, args.paths)
-    if args.half_lives:
-        half_lives(histories, domains, max(args.seeds, 1), args.paths)
+    if args.half_lives or args.borrowing:
+        runs = [bt.run(histories, domains, published_model, n_paths=args.paths, seed=bt.SEED + k)
+                for k in range(max(args.seeds, 1))]
+        if args.half_lives:
+            half_lives(runs)
+        if args.borrowing:
+            borrowing(runs)
     if args.grid:
         grid(histories, domains, max(args.seeds, 1), args.paths)
 

@@ -221,6 +221,18 @@ def test_a_short_horizon_borrows_the_scores_of_the_other_horizons() -> None:
     assert correction_for({("domain", "lag_days", 12): (wide[:3], ones[:3])}, "domain", "lag_days", 12) == (0.0, 0.0)
 
 
+def test_a_domain_short_of_errors_borrows_the_benchmarks_and_not_the_other_way() -> None:
+    wide, narrow = np.array([[1.0, 1.0]] * MIN_ROWS), np.array([[-0.5, -0.5]] * MIN_ROWS)
+    ones = np.ones(MIN_ROWS)
+    known = {("benchmark", "score_gap", 6): (wide, ones), ("domain", "score_gap", 6): (narrow[:5], ones[:5]),
+             ("domain", "lag_days", 6): (narrow, ones)}
+    assert correction_for(known, "domain", "score_gap", 6) == (1.0, 1.0)  # 35 rows, 30 of them the benchmarks'
+    assert correction_for(known, "domain", "lag_days", 6) == (-0.5, -0.5)  # its own, once it has enough
+    assert correction_for(known, "domain", "score_gap", 6, borrows={}) == (0.0, 0.0)
+    short = {("benchmark", "score_gap", 6): (wide[:5], ones[:5]), ("domain", "score_gap", 6): (narrow, ones)}
+    assert correction_for(short, "benchmark", "score_gap", 6) == (0.0, 0.0)  # a benchmark never borrows
+
+
 def test_recent_errors_outweigh_old_ones_in_the_correction() -> None:
     """Weighted conformal: 120 old rows inside the band, 10 recent ones that miss by 2 widths. Unweighted,
     92% are inside and the band narrows; weighted by recency, the recent misses set the correction."""

@@ -45,7 +45,7 @@ from forecasts.records.model import Benchmark, Dataset
 
 #: Bump when a change to the engine changes its output: forecast documents and calibrations are keyed by
 #: it, so a new engine refits everything instead of serving what the old one made.
-ENGINE_VERSION = "8"
+ENGINE_VERSION = "9"
 #: The frontier model each unit class publishes, chosen by the rule in :mod:`forecasts.engine.report`
 #: (``gapcast backtest`` re-runs the rule and shows whether it still agrees).
 PUBLISHED: dict[UnitClass, FrontierModel] = {
