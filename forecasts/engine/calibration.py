@@ -108,10 +108,11 @@ Known = dict[tuple[str, str, int], tuple[np.ndarray, np.ndarray]]
 
 #: The kind whose errors a kind borrows while its own are too few: a domain's paths are built from its member
 #: benchmarks' paths, so its band inherits their miscalibration, and a domain has few rows per cut-off (about
-#: 6 in 2023 against 15-20 benchmarks): without borrowing, its first 8 of 21 cut-offs kept the raw band and
-#: covered 33-58% in 2023. Borrowing lifted domain coverage on both halves of the domains (mean |coverage -
-#: 0.80| over 6 cells, 5 seeds: 0.062 -> 0.046 and 0.072 -> 0.051). Benchmarks borrowing the domains' errors
-#: was rejected on the tuning half (0.0277 -> 0.0289; judging half 0.041 -> 0.051).
+#: 6 in 2023 against 15-20 benchmarks): without borrowing, its first 8 of 21 cut-offs kept the raw band (the
+#: 3-month score gap covered 33% at 2023's cut-offs). Borrowing lifted domain coverage on both halves of the
+#: domains (mean |coverage - 0.80| over 6 cells, 5 seeds: 0.062 -> 0.046 and 0.072 -> 0.051). Benchmarks
+#: borrowing the domains' errors was rejected on the tuning half (0.0277 -> 0.0288; judging half 0.041 ->
+#: 0.051).
 #: `python scripts/engine_diagnostics.py --seeds 5 --borrowing`.
 BORROWS_FROM = {"domain": "benchmark"}
 
