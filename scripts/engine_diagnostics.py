@@ -6,6 +6,9 @@
 
 - **Coverage by cut-off year**, per kind, metric and horizon: drift shows as years above and below 80%.
 - **Coverage by unit class** of the benchmark bands, with the share of misses above and below.
+- **Elo/ECI lag misses**: the Arena text series at the two cut-offs where they missed together, against
+  every other row.
+- **Release rates**: the share of months with a frontier move by months idle before (bounded benchmarks).
 - **Point masses**: the share of benchmark-lag outcomes exactly on the paths' median, and of bands whose
   upper edge is the median (a lag with no open release grows exactly a day per day).
 - **The worst series**: the 6-month benchmark-lag MAE ratios against the random walk that weigh most in the
@@ -31,6 +34,7 @@ so that the engine sees exactly the sorted data a real rebuild sees.
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 import tempfile
 from collections import defaultdict
@@ -54,8 +58,9 @@ from forecasts.engine.calibration import (  # noqa: E402
     calibrate,
     months_after,
 )
-from forecasts.engine.candidates import Chase, Jumps, Sawtooth  # noqa: E402
+from forecasts.engine.candidates import IDLE_BANDS, Chase, Jumps, Sawtooth, idle_before, increments  # noqa: E402
 from forecasts.engine.history import BenchmarkHistory  # noqa: E402
+from forecasts.engine.origin import origin_at  # noqa: E402
 from forecasts.engine.publish import histories_of, published_model  # noqa: E402
 from forecasts.engine.report import geo_ratio, mae_by_series  # noqa: E402
 from forecasts.engine.transform import UnitClass  # noqa: E402
@@ -101,11 +106,58 @@ def coverage_by_unit_class(rows: list[bt.Row], cal: Calibrated) -> None:
         print(f"  {metric:<9} {h:>2} months  {uc:<8} {1 - above - below:.2f} ({len(v)}; {above:.2f} / {below:.2f})")
 
 
+def arena_misses(rows: list[bt.Row], cal: Calibrated, h: int = 6) -> None:
+    """Where the Elo/ECI benchmark-lag bands miss: the Arena text series at the cut-offs where most of them
+    missed together, against every other row."""
+    cells: dict[tuple[str, str], int] = defaultdict(int)
+    for (i, metric, hh), (lo, hi) in cal.bands.items():
+        r, a = rows[i], rows[i].actual.get((metric, hh))
+        if a is None or (r.kind, r.unit_class, metric, hh) != ("benchmark", "linear", "lag_days", h):
+            continue
+        together = r.target.startswith("arena-text") and str(r.cutoff) in ARENA_MISS_CUTOFFS
+        cells[("arena text at " + "/".join(ARENA_MISS_CUTOFFS) if together else "every other row",
+               "above" if a > hi else "below" if a < lo else "covered")] += 1
+    print(f"\nElo/ECI benchmark-lag bands at {h} months (rows above / below / covered):")
+    for group in sorted({g for g, _ in cells}):
+        n = sum(v for (g, _), v in cells.items() if g == group)
+        print(f"  {group}: {n} rows, " + ", ".join(f"{cells[(group, k)]} {k}" for k in ("above", "below", "covered")))
+
+
+#: The cut-offs at which the Arena text series' lag bands missed together (one release moved them all).
+ARENA_MISS_CUTOFFS = ("2025-04-30", "2025-06-30")
+
+
+def release_rates(histories: Mapping[str, BenchmarkHistory]) -> None:
+    """The share of months with a frontier move, by the months the frontier had stood still before (the
+    release process's idle bands), over the whole bundled history of the bounded benchmarks."""
+    end = max(h.months[-1] for h in histories.values())
+    print("\nbounded frontiers: share of months with a move, by months idle before (months counted):")
+    for access in ("closed", "open"):
+        moves, idles = [], []
+        for h in histories.values():
+            o = origin_at(h, end) if h.transform.unit_class is UnitClass.BOUNDED else None
+            if o is None:
+                continue
+            u = o.closed_u if access == "closed" else o.open_u
+            finite = u[np.isfinite(u)]
+            d = increments(finite, len(finite))
+            if len(d):
+                moves.append(d > 0)
+                idles.append(idle_before(finite)[-len(d):])
+        moved, band = np.concatenate(moves), np.searchsorted(IDLE_BANDS, np.concatenate(idles), side="right")
+        edges = [0, *IDLE_BANDS.tolist()]
+        labels = [f"{a}-{b - 1}" if b - 1 > a else f"{a}" for a, b in itertools.pairwise(edges)]
+        labels.append(f"{edges[-1]}+")
+        shown = ", ".join(f"{label}: {np.mean(moved[band == k]):.2f} ({np.sum(band == k)})"
+                          for k, label in enumerate(labels))
+        print(f"  {access:<6} {shown}")
+
+
 def point_masses(rows: list[bt.Row]) -> None:
     print("\nbenchmark lag outcomes on the paths' median / bands whose upper edge is the median:")
     for h in bt.HORIZONS:
-        pairs = [(r.forecast[("lag_days", h)], r.actual[("lag_days", h)]) for r in rows
-                 if r.kind == "benchmark" and r.actual.get(("lag_days", h)) is not None
+        pairs = [(r.forecast[("lag_days", h)], a) for r in rows
+                 if r.kind == "benchmark" and (a := r.actual.get(("lag_days", h))) is not None
                  and ("lag_days", h) in r.forecast]
         on_mid = np.mean([abs(a - f[0]) < 1e-6 for f, a in pairs])
         hi_mid = np.mean([abs(f[2] - f[0]) < 1e-6 for f, _ in pairs])
@@ -303,6 +355,8 @@ def main() -> None:
     cal = calibrate(rows)
     coverage_by_year(rows, cal)
     coverage_by_unit_class(rows, cal)
+    arena_misses(rows, cal)
+    release_rates(histories)
     point_masses(rows)
     worst_series(rows, cal)
     blends(rows)
