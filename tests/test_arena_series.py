@@ -270,3 +270,29 @@ def test_the_default_catalogue_file_is_not_re_dated_as_todays_board(store: Store
     assert {k: s.history for k, s in after.scores.items()} == {k: s.history for k, s in before.scores.items()}
     last = store.read_json(keys.gen_benchmark_series(store.require_generation(), TEXT))[-1]
     assert last["date"] == "2026-04-19"  # still the newest daily file, not the pull day
+
+
+def test_reloading_the_snapshot_keeps_the_snapshots_a_live_pull_added(store: Store, httpserver: HTTPServer) -> None:
+    """A rating history only grows: `gapcast load` of the bundled snapshot after a live daily pull merges the
+    snapshot's boards into each history instead of replacing it, so the pulled board (acknowledged data) and
+    the score's newest value survive, and a second reload changes nothing."""
+    domains = parse_domains(f'[domains.chat]\nname = "Chat"\nbenchmarks = [{{ id = "{TEXT}" }}]\n', "test")
+    load_snapshot(store, domains, text_only_snapshot(), "bundled (text only)")
+    glm = next(m.id for m in store.read_dataset(store.require_generation()).models.values()
+               if "glm-5.1" in m.aliases)
+    doc = json.loads(DAILY.read_bytes())
+    doc["meta"]["fetched_at"] = "2026-04-20T04:40:11.120931+00:00"
+    httpserver.expect_request("/data/2026-04-20/text.json").respond_with_data(
+        json.dumps(doc), content_type="application/json")
+    out = run_pull(store, domains, LMArena(httpserver.url_for("/data/2026-04-20/text.json")), Http(timeout_s=5),
+                   retry_max_s=60)
+    assert out.ok and out.result is not None and out.result.changed
+    pulled = store.read_dataset(store.require_generation()).scores[(TEXT, glm)]
+    assert pulled.history[-1][0] == "2026-04-20"
+
+    again = load_snapshot(store, domains, text_only_snapshot(), "bundled (text only), reloaded")
+    kept = store.read_dataset(store.require_generation()).scores[(TEXT, glm)]
+    assert kept.history == pulled.history and (kept.value, kept.stderr) == (pulled.value, pulled.stderr)
+    assert not again.changed, "reloading the same snapshot rewrote scores the live pull had extended"
+    series = store.read_json(keys.gen_benchmark_series(store.require_generation(), TEXT))
+    assert series[-1]["date"] == "2026-04-20"

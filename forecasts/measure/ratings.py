@@ -168,6 +168,22 @@ def _leader(s: Seen | None) -> Leader | None:
     return Leader(s.model.model, s.value, s.model.release_date, s.stderr, s.model.counts_from)
 
 
+def merge_histories(old: Score | None, new: Score) -> Score:
+    """``new`` (a snapshot file's score) merged into the rating history ``old`` holds (what a snapshot load
+    merges; ingest.load_snapshot): a history only grows, so the boards of both are kept, ``new``'s entry
+    winning on a date both have, and the newest entry is the returned score's value and stderr. A board a
+    live pull added after the snapshot was built is not dropped by reloading it; the score keeps the
+    provenance (source, retrieval) of the side its newest board came from. Without a history on both sides,
+    ``new`` as it is."""
+    if old is None or not old.history or not new.history:
+        return new
+    by_day = {h[0]: h for h in old.history} | {h[0]: h for h in new.history}
+    history = tuple(sorted(by_day.values()))
+    newest = history[-1]
+    base = new if newest in new.history else old
+    return replace(base, value=newest[1], stderr=newest[2], history=history)
+
+
 def extend_history(old: Score | None, new: Score, as_of: date | None) -> Score:
     """`new` as the next snapshot of the rating history `old` holds (what a pull merges; canonical.merge).
 

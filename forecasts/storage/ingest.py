@@ -18,6 +18,7 @@ from typing import Any
 from forecasts.activity.events import Event, stage, summary_events
 from forecasts.measure.compute import Derived, derive, robustness_of
 from forecasts.measure.domains import Domain
+from forecasts.measure.ratings import merge_histories
 from forecasts.publishing.outlook import SeriesRef, read_index, series_refs, write_index
 from forecasts.records.canonical import (
     MergeStats,
@@ -101,6 +102,7 @@ def load_snapshot(store: Store, domains: dict[str, Domain], raw: bytes, origin: 
             merged.models[m_id] = model
         for pair, score in snap.data.scores.items():
             old = merged.scores.get(pair)
+            score = merge_histories(old, score)  # rating boards a live pull added are kept (Arena)
             if not stats.count(old, score) and old is not None and old.first_seen \
                     and (not score.first_seen or old.first_seen < score.first_seen):
                 score = replace(score, first_seen=old.first_seen)  # unchanged: seen since the earlier time
