@@ -103,3 +103,17 @@ def test_the_selection_table_is_the_rules_figures() -> None:
                 assert figures["judge"]["lag_mae_6_vs_rw"] is None
             else:
                 shown(judge, figures["judge"]["lag_mae_6_vs_rw"])
+
+
+def test_the_catch_up_table_is_the_backtests_scores() -> None:
+    scored = {(r["kind"], r["within_months"]): r for r in backtest()["catch_up"] if "half" not in r}
+    rows = table_after("Catch-up probabilities, scored at every past cut-off")
+    assert rows[0][:3] == ["kind", "within", "n"]
+    assert len(rows) - 1 == len(scored), "a published cell is missing from the README, or one too many"
+    for kind, within, n, base, auc, brier, brier_base, share in rows[1:]:
+        r = scored[(kind, int(within.split()[0]))]
+        assert int(n) == r["n"]
+        for text, value in ((base, r["base_rate"]), (brier, r["brier"]), (brier_base, r["brier_base_rate"]),
+                            (share.rstrip("%"), 100 * r["share_from_model"])):
+            shown(text, value)
+        assert (auc == "-") == (r["auc"] is None) and (auc == "-" or shown(auc, r["auc"]) is None)

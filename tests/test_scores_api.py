@@ -102,6 +102,22 @@ def test_pages_follow_link_next(api: FlaskClient) -> None:
     assert next_link(last) is None and 'rel="prev"' in ",".join(last.headers.getlist("Link"))
 
 
+def test_model_pages_follow_link_next_too(api: FlaskClient) -> None:
+    """`/v1/models` pages like `/v1/scores`: `Link` rel=next with the filters kept, rel=prev after the first."""
+    url: str | None = "/v1/models?limit=1&access=open"
+    seen: list[str] = []
+    while url:
+        resp = api.get(url)
+        assert resp.status_code == 200
+        seen += [m["id"] for m in resp.get_json()["models"]]
+        url = next_link(resp)
+        assert url is None or "access=open" in url
+    total = api.get("/v1/models?access=open").get_json()["total"]
+    assert total > 1 and len(seen) == len(set(seen)) == total
+    assert 'rel="prev"' in ",".join(api.get("/v1/models?limit=1&offset=1").headers.getlist("Link"))
+    assert "Link" not in api.get("/v1/models").headers  # one page: nothing to link
+
+
 def test_csv_is_plain_and_credits_in_headers(api: FlaskClient) -> None:
     resp = api.get("/v1/scores?format=csv&limit=5")
     assert resp.mimetype == "text/csv"

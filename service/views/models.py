@@ -17,7 +17,7 @@ from flask import Response, request
 from forecasts.records.organisations import country_of
 from forecasts.storage import keys
 from service.errors import NotFound
-from service.http import csv_response, current, etag_matches, json_response, not_modified, store
+from service.http import csv_response, current, etag_matches, json_response, not_modified, page_links, store
 from service.views.params import Blueprint, ModelsQuery, NoQuery
 
 bp = Blueprint("models", __name__, url_prefix="/v1/models", description="Canonical models.")
@@ -32,7 +32,8 @@ def _with_country(m: dict[str, Any]) -> dict[str, Any]:
 
 @bp.route("")
 @bp.arguments(ModelsQuery(), location="query", as_kwargs=True, error_status_code=400)
-@bp.response(200, description="Models sorted by release date (newest first), then id.")
+@bp.response(200, description="Models sorted by release date (newest first), then id; `Link` names the next "
+                              "page.")
 def list_models(format: str, access: str | None, organization: str | None, since: date | None, limit: int,
                 offset: int) -> Response:
     """Canonical models with their access class, release date, organisation, country and aliases."""
@@ -44,10 +45,15 @@ def list_models(format: str, access: str | None, organization: str | None, since
     rows.sort(key=lambda m: (m["release_date"], m["id"]), reverse=True)
     page = rows[offset : offset + limit]
     if format == "csv":
-        return csv_response(page, COLUMNS, tag, "models.csv")
-    nxt = offset + limit if offset + limit < len(rows) else None
-    return json_response({"generation": gen, "total": len(rows), "offset": offset, "limit": limit,
-                          "next_offset": nxt, "models": page}, tag)
+        resp = csv_response(page, COLUMNS, tag, "models.csv")
+    else:
+        nxt = offset + limit if offset + limit < len(rows) else None
+        resp = json_response({"generation": gen, "total": len(rows), "offset": offset, "limit": limit,
+                              "next_offset": nxt, "models": page}, tag)
+    link = page_links(len(rows), offset, limit)
+    if link:
+        resp.headers.add("Link", link)
+    return resp
 
 
 @bp.route("/<model_id>")
