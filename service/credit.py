@@ -78,15 +78,24 @@ def benchmark_credit(benchmark_id: str, evaluator: str | None) -> dict[str, Any]
             "attribution": pub["attribution"] if pub else None}
 
 
-def credit_header() -> str:
-    """One header line naming every publisher and its terms (ASCII: it travels in an HTTP header)."""
-    return "; ".join(f"{p['name']} ({p['licence']}, {p['url']})" for p in providers())
+def benchmark_publishers(benchmark_id: str, evaluator: str | None) -> list[dict[str, str]]:
+    """The publishers an answer about one benchmark credits: its own (``benchmark_credit``), or every
+    publisher when it has none that is known."""
+    own = benchmark_credit(benchmark_id, evaluator)["publisher"]
+    return [p for p in providers() if p["name"] == own] or providers()
 
 
-def add_csv_credit(resp: Response) -> None:
+def credit_header(publishers: list[dict[str, str]] | None = None) -> str:
+    """One header line naming the ``publishers`` (default: every one) and their terms (ASCII: it travels in an
+    HTTP header)."""
+    return "; ".join(f"{p['name']} ({p['licence']}, {p['url']})" for p in publishers or providers())
+
+
+def add_csv_credit(resp: Response, publishers: list[dict[str, str]] | None = None) -> None:
     """Credit headers on an answer whose body cannot carry a `credit` member (CSV, SVG): `X-Gapcast-Credit` (the
-    publishers and terms) and a `Link` to the credit document (rel="license"), so a CSV stays plain CSV."""
-    resp.headers["X-Gapcast-Credit"] = credit_header()
+    ``publishers``, default every one, and their terms) and a `Link` to the credit document (rel="license"),
+    so a CSV stays plain CSV."""
+    resp.headers["X-Gapcast-Credit"] = credit_header(publishers)
     resp.headers.add("Link", f'<{CREDIT_PATH}>; rel="license"')
 
 

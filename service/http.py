@@ -126,19 +126,17 @@ def raw_response(body: bytes | str, tag: str, mimetype: str = "application/json"
 CREDIT_HEADER_TYPES = ("text/csv", "image/svg+xml")
 
 
-def with_credit(doc: bytes) -> bytes:
-    """A stored JSON object document with the `credit` member spliced in first (no re-parse of the stored
-    bytes: forecast documents are served on the fast path). Raises ValueError when `doc` is not an object."""
+def with_credit(doc: bytes, publishers: list[dict[str, str]] | None = None) -> bytes:
+    """A stored JSON object document with the `credit` member (``publishers``, default every one) spliced in
+    first (no re-parse of the stored bytes: forecast documents are served on the fast path). Raises ValueError
+    when `doc` is not an object."""
     head = doc.lstrip()
     if not head.startswith(b"{"):
         raise ValueError("not a JSON object")
     rest = head[1:].lstrip()
     sep = b"" if rest.startswith(b"}") else b","
-    return b'{"credit":' + _credit_json() + sep + rest
-
-
-def _credit_json() -> bytes:
-    return json.dumps(providers(), separators=(",", ":")).encode()
+    credit = json.dumps(publishers or providers(), separators=(",", ":")).encode()
+    return b'{"credit":' + credit + sep + rest
 
 
 def page_links(total: int, offset: int, limit: int) -> str | None:
@@ -157,8 +155,10 @@ def _with_offset(offset: int) -> str:
     return request.path + "?" + urlencode(args)
 
 
-def csv_response(rows: Iterable[dict[str, Any]], columns: Sequence[str], tag: str, filename: str) -> Response:
-    """Rows as CSV (nested values as JSON), with the same caching headers as JSON."""
+def csv_response(rows: Iterable[dict[str, Any]], columns: Sequence[str], tag: str, filename: str,
+                 publishers: list[dict[str, str]] | None = None) -> Response:
+    """Rows as CSV (nested values as JSON), with the same caching headers as JSON, crediting ``publishers``
+    (default every one) in headers."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(columns)
@@ -167,7 +167,7 @@ def csv_response(rows: Iterable[dict[str, Any]], columns: Sequence[str], tag: st
     resp = Response(buf.getvalue(), mimetype="text/csv")
     resp.headers["Content-Disposition"] = f'inline; filename="{filename}"'
     _cache_headers(resp, tag)
-    add_csv_credit(resp)
+    add_csv_credit(resp, publishers)
     return resp
 
 

@@ -15,7 +15,8 @@ import redis
 from flask.testing import FlaskClient
 
 from forecasts.measure.domains import Domain, load_domains
-from forecasts.records.snapshot import bundled_bytes
+from forecasts.publishing import outlook
+from forecasts.records.snapshot import bundled_bytes, bundled_forecasts_bytes, parse_forecasts
 from forecasts.settings import Settings
 from forecasts.storage.ingest import load_records, load_snapshot
 from forecasts.storage.store import Store
@@ -169,7 +170,11 @@ def test_every_data_answer_credits_its_sources(api: FlaskClient) -> None:
 def bundled(redis_server: Any) -> Iterator[FlaskClient]:
     client = redis.Redis.from_url(f"{redis_server.url}?db={BUNDLED_DB}")
     client.flushdb()
-    load_snapshot(Store(client, now=lambda: FIXED_NOW), load_domains(None), bundled_bytes(), "bundled")
+    store = Store(client, now=lambda: FIXED_NOW)
+    gen = load_snapshot(store, load_domains(None), bundled_bytes(), "bundled").generation
+    raw = bundled_forecasts_bytes()
+    assert raw is not None
+    outlook.install_shipped(store, gen, parse_forecasts(raw))  # as `gapcast load` does: forecasts are served
     yield client_for(client)
     client.flushdb()
     client.close()
@@ -212,3 +217,18 @@ def test_every_bundled_benchmark_has_a_publisher(bundled: FlaskClient) -> None:
     for row in bundled.get("/v1/benchmarks").get_json()["benchmarks"]:
         src = bundled.get(f"/v1/benchmarks/{row['benchmark']}").get_json()["source"]
         assert src["publisher"] in PUBLISHERS and src["licence"] and src["url"], row["benchmark"]
+
+
+@pytest.mark.parametrize(("benchmark", "publisher"), [("aa-scicode", "Artificial Analysis"),
+                                                      ("epoch-gpqa-diamond", "Epoch AI")])
+def test_a_benchmarks_series_and_forecast_credit_its_own_publisher(bundled: FlaskClient, benchmark: str,
+                                                                    publisher: str) -> None:
+    """Every answer about one benchmark names the publisher of its numbers, as `/v1/benchmarks/{id}` does."""
+    for url in (f"/v1/benchmarks/{benchmark}", f"/v1/benchmarks/{benchmark}/series?metric=score_gap"):
+        assert [c["name"] for c in bundled.get(url).get_json()["credit"]] == [publisher], url
+    csv_resp = bundled.get(f"/v1/benchmarks/{benchmark}/series?format=csv")
+    assert csv_resp.headers["X-Gapcast-Credit"].startswith(f"{publisher} (") and ";" not in \
+        csv_resp.headers["X-Gapcast-Credit"]
+    forecast = bundled.get(f"/v1/benchmarks/{benchmark}/forecast?metric=score_gap")
+    assert forecast.status_code == 200, forecast.get_json()
+    assert [c["name"] for c in forecast.get_json()["credit"]] == [publisher]

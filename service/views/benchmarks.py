@@ -8,7 +8,7 @@ from typing import Any
 from flask import Response
 
 from forecasts.storage import keys
-from service.credit import benchmark_credit, providers
+from service.credit import benchmark_credit, benchmark_publishers
 from service.errors import NotFound
 from service.forecast_docs import forecast_bytes
 from service.http import csv_response, current, etag_matches, json_response, not_modified, store
@@ -56,11 +56,10 @@ def get_benchmark(_query: dict[str, Any], benchmark_id: str) -> Response:
         return not_modified(tag)
     raw = store().r.hget(keys.gen_benchmarks(gen), benchmark_id)
     definition = json.loads(raw) if raw else None
-    source = benchmark_credit(benchmark_id, row.get("evaluator") or (definition or {}).get("evaluator"))
-    # `credit` names this benchmark's publisher only (every publisher when it has none that is known)
-    credit = [p for p in providers() if p["name"] == source["publisher"]] or providers()
+    evaluator = row.get("evaluator") or (definition or {}).get("evaluator")
+    source = benchmark_credit(benchmark_id, evaluator)
     return json_response({"generation": gen, "benchmark": row, "definition": definition, "source": source,
-                          "credit": credit}, tag)
+                          "credit": benchmark_publishers(benchmark_id, evaluator)}, tag)
 
 
 @bp.route("/<benchmark_id>/series")
@@ -75,7 +74,8 @@ def benchmark_series(benchmark_id: str, format: str, metric: str, from_: Any, to
         return not_modified(tag)
     points = store().read_json(keys.gen_benchmark_series(gen, benchmark_id)) or []
     unit = "days" if metric == "lag_days" else row["unit"]
-    return series_response(points, metric, from_, to, format, (gen, tag), target=benchmark_id, unit=unit)
+    return series_response(points, metric, from_, to, format, (gen, tag), target=benchmark_id, unit=unit,
+                           publishers=_publishers(gen, benchmark_id))
 
 
 @bp.route("/<benchmark_id>/forecast")
@@ -90,4 +90,11 @@ def benchmark_forecast(benchmark_id: str, metric: str) -> Response:
     if forecast_bytes("benchmark", benchmark_id, metric) is None and not benchmark_row(gen, benchmark_id)["points"]:
         raise NotFound(f"benchmark {benchmark_id!r} has no gap series (one access class has no score)",
                            [{"field": "benchmark", "message": "no series"}])
-    return forecast_response("benchmark", benchmark_id, metric, tag)
+    return forecast_response("benchmark", benchmark_id, metric, tag, _publishers(gen, benchmark_id))
+
+
+def _publishers(gen: str, benchmark_id: str) -> list[dict[str, str]]:
+    """The publishers to credit for one benchmark, by its stored definition's evaluator (one hash field read:
+    the forecast is served on the fast path)."""
+    raw = store().r.hget(keys.gen_benchmarks(gen), benchmark_id)
+    return benchmark_publishers(benchmark_id, json.loads(raw).get("evaluator") if raw else None)

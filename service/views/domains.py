@@ -250,7 +250,8 @@ def domain_chart(domain_id: str, metric: str) -> Response:
     return raw_response(svg, tag, mimetype="image/svg+xml")
 
 
-def forecast_response(kind: str, target: str, metric: str, tag: str) -> Response:
+def forecast_response(kind: str, target: str, metric: str, tag: str,
+                      publishers: list[dict[str, str]] | None = None) -> Response:
     """The stored forecast document (shared with benchmarks), with `updating` (true: this is the previous
     forecast, the new one is being computed), `catch_up_overdue` (its median catch-up date has passed) and
     the data's age spliced in. 503 with Retry-After only while a series that never had a forecast gets its
@@ -266,22 +267,26 @@ def forecast_response(kind: str, target: str, metric: str, tag: str) -> Response
     p50 = (json.loads(doc)["forecast"].get("catch_up") or {}).get("p50")
     extra = {"updating": updating, "catch_up_overdue": overdue(p50, today()), **data_freshness(current()[0])}
     # the stored bytes with the publishers and these fields spliced in (no re-serialisation)
-    return raw_response(with_credit(with_fields(doc, extra)), tag)
+    return raw_response(with_credit(with_fields(doc, extra), publishers), tag)
 
 
 PENDING_RETRY_AFTER_S = 5  # the scheduler's forecast job runs every few seconds
 
 
 def series_response(points: list[dict[str, Any]], metric: str, from_: Any, to: Any, fmt: str,
-                    version: tuple[str, str], *, target: str, unit: str) -> Response:
-    """A series projected on `metric` and cut to [from_, to], as JSON or CSV (shared with benchmarks)."""
+                    version: tuple[str, str], *, target: str, unit: str,
+                    publishers: list[dict[str, str]] | None = None) -> Response:
+    """A series projected on `metric` and cut to [from_, to], as JSON or CSV (shared with benchmarks),
+    crediting ``publishers`` (default every one)."""
     gen, tag = version
     lo, hi = (from_.isoformat() if from_ else None), (to.isoformat() if to else None)
     out = [{"date": p["date"], "value": p[metric], "status": p["status"]} for p in points
            if (lo is None or p["date"] >= lo) and (hi is None or p["date"] <= hi)]
     if fmt == "csv":
-        return csv_response(out, SERIES_COLUMNS, tag, f"{target}-{metric}.csv")
-    return json_response({"generation": gen, "target": target, "metric": metric, "unit": unit, "points": out}, tag)
+        return csv_response(out, SERIES_COLUMNS, tag, f"{target}-{metric}.csv", publishers)
+    credit = {"credit": publishers} if publishers else {}
+    return json_response({**credit, "generation": gen, "target": target, "metric": metric, "unit": unit,
+                          "points": out}, tag)
 
 
 def _unit(metric: str, score_unit: str) -> str:
