@@ -107,8 +107,10 @@ def test_ids_are_stable_and_filters_work(api: FlaskClient) -> None:
     assert first == again
     one = parse(api.get("/v1/events.atom?limit=1")).findall(f"{A}entry")
     assert [e.findtext(f"{A}id") for e in one] == first[:1]
-    math = parse(api.get("/v1/events.atom?domain=nope")).findall(f"{A}entry")
-    assert math == []
+    coding = parse(api.get("/v1/events.atom?domain=coding")).findall(f"{A}entry")
+    assert coding and all(e.find(f"{A}category[@term='coding']") is not None for e in coding)
+    nope = api.get("/v1/events.atom?domain=nope")  # a typo is an error, not a feed that stays empty forever
+    assert nope.status_code == 404 and nope.get_json()["errors"][0]["field"] == "domain"
     assert api.get("/v1/events.atom?kind=bogus").status_code == 400
     assert api.get("/v1/events.atom?limit=0").status_code == 400
 

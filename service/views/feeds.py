@@ -15,7 +15,8 @@ from marshmallow import Schema, fields, validate
 from forecasts.activity import events
 from forecasts.storage import keys
 from service.credit import providers
-from service.http import CACHE_CONTROL, etag_matches, store
+from service.http import CACHE_CONTROL, current, etag_matches, store
+from service.views.domains import domain_row
 from service.views.params import Blueprint
 
 bp = Blueprint("feeds", __name__, url_prefix="/v1", description="Feeds for feed readers.")
@@ -38,9 +39,12 @@ class FeedQuery(Schema):
 @bp.arguments(FeedQuery(), location="query", as_kwargs=True, error_status_code=400)
 @bp.response(200, description="An Atom 1.0 feed of the newest change events, newest first.",
              content_type=ATOM_MIMETYPE)
+@bp.alt_response(404, description="Unknown domain.")
 def events_atom(limit: int, kind: str | None, domain: str | None) -> Response:
     """What changed at recent refreshes (frontiers, gaps, catch-ups, forecast moves, failing sources), as Atom."""
     s = store()
+    if domain is not None:
+        domain_row(current()[0], domain)  # 404 for an unknown domain: a typo must not read as a quiet feed
     instance = _text(s.r.get(keys.instance()) or b"none")
     rows = events.recent(s, SCAN_LIMIT if (kind or domain) else limit)
     rows = [e for e in rows if (not kind or e["kind"] == kind) and (domain is None or e["domain"] == domain)][:limit]
