@@ -273,10 +273,13 @@ def env_names() -> list[str]:
 
 
 def _read_secret_file(env: str, environ: Mapping[str, str]) -> str | None:
-    """The secret from the file named by `<ENV>_FILE`, if set. Raises SettingsError when unreadable."""
+    """The secret from the file named by `<ENV>_FILE`, if set. Raises SettingsError when unreadable, or when
+    `<ENV>` is set too."""
     path = environ.get(env + "_FILE")
     if not path:
         return None
+    if environ.get(env):  # two sources for one secret: which one is meant cannot be guessed
+        raise SettingsError(f"{env} and {env}_FILE are both set: set one of them")
     try:
         # utf-8-sig: editors on Windows save a BOM, which strip() keeps and which then never matches
         return read_file(Path(path), SECRET_FILE_MAX_BYTES).decode("utf-8-sig").strip()

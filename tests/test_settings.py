@@ -23,6 +23,8 @@ def test_defaults_need_no_environment() -> None:
     ({"GAPCAST_LOG_LEVEL": "loud"}, "GAPCAST_LOG_LEVEL"),
     ({"GAPCAST_EPOCH_EVERY": "60"}, "GAPCAST_EPOCH_EVERY: unknown setting"),
     ({"GAPCAST_ADMIN_TOKEN_FILE": "/nonexistent/token"}, "GAPCAST_ADMIN_TOKEN_FILE: cannot read"),
+    ({"GAPCAST_ADMIN_TOKEN_FILE": "/run/secrets/token", "GAPCAST_ADMIN_TOKEN": "another-token-1"},
+     "GAPCAST_ADMIN_TOKEN and GAPCAST_ADMIN_TOKEN_FILE are both set: set one of them"),
 ])
 def test_bad_settings_are_one_clear_line(env: dict[str, str], fragment: str) -> None:
     with pytest.raises(SettingsError) as info:
