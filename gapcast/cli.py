@@ -319,10 +319,20 @@ def up(app: App, host: str, port: int, workers: int, no_scheduler: bool) -> None
             parts += [Part("scheduler", [*me, "scheduler", "--without-alerts"]),
                       Part("deliver", [*me, "alerts", "deliver"])]
         env = {**os.environ, "GAPCAST_REDIS_URL": url, "PYTHONUNBUFFERED": "1"}
-        click.echo(f"gapcast is up on http://{host}:{port}/ (API under /v1, docs at /docs): "
+        # links in alerts and the Atom feed name this server unless the operator set the public URL
+        if not os.environ.get("GAPCAST_DASHBOARD_URL"):
+            env["GAPCAST_DASHBOARD_URL"] = local_url(host, port)
+        click.echo(f"gapcast is up on {local_url(host, port)} (API under /v1, docs at /docs): "
                    f"{', '.join(p.name for p in parts)}; Ctrl-C stops it")
         Supervisor(parts, env=env).run()
         click.echo("gapcast stopped")
+
+
+def local_url(host: str, port: int) -> str:
+    """The dashboard's URL on this machine for a server listening on ``host:port`` (a wildcard address is
+    reached on loopback; an IPv6 address is bracketed)."""
+    name = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    return f"http://[{name}]:{port}/" if ":" in name else f"http://{name}:{port}/"
 
 
 def describe_redis(r: redis.Redis, url: str, *, embedded: bool) -> str:

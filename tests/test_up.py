@@ -200,6 +200,9 @@ def test_up_no_scheduler_serves_only_the_api(tmp_path: Path) -> None:
         time.sleep(1)  # the parts would have printed their job lists by now
         assert "[api] " in running.output
         assert "[scheduler]" not in running.output and "[deliver]" not in running.output
+        # links name the server up started (GAPCAST_DASHBOARD_URL unset), not the default port 8000
+        status, feed = running.request("GET", "/v1/events.atom")
+        assert status == 200 and f'href="{running.base}/"'.encode() in feed, feed[:600]
         running.proc.send_signal(signal.SIGINT)
         assert running.proc.wait(timeout=60) == 0
     finally:
