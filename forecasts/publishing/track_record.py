@@ -157,7 +157,8 @@ def backtest_entries(rows: list[Any], bands: Mapping[tuple[int, str, int], tuple
         for metric in ("score_gap", "lag_days"):
             horizons = {str(h): [round(points[(i, metric, h)], 3), *(round(x, 3) for x in bands[(i, metric, h)])]
                         for h in HORIZONS if (i, metric, h) in points and (i, metric, h) in bands}
-            realised = {"values": {str(h): r.actual.get((metric, h)) for h in HORIZONS},
+            realised = {"values": {str(h): None if (v := r.actual.get((metric, h))) is None else round(v, 3)
+                                   for h in HORIZONS},
                         "caught_up": {str(w): r.catch.get(w) for w in WINDOWS}}
             out.append(Entry(domain=r.target, metric=metric, made=r.cutoff.isoformat(), source="backtest",
                              engine=engine, model=model,

@@ -33,6 +33,8 @@ class DeliveriesQuery(Schema):
 @bp.doc(requestBody=SUBSCRIPTION_DOC, security=[{"bearerAuth": []}])
 @bp.response(201, description="Created; the answer shows the URL redacted.")
 @bp.alt_response(400, description="Invalid subscription (each bad field named).")
+@bp.alt_response(401, description="Missing or wrong admin token.")
+@bp.alt_response(403, description="The admin API is off (GAPCAST_ADMIN_TOKEN is not set).")
 def create_subscription() -> Response:
     """Subscribe a channel to events."""
     require_admin()
@@ -57,6 +59,8 @@ def create_subscription() -> Response:
 @bp.route("/subscriptions", methods=["GET"])
 @bp.arguments(NoQuery(), location="query", error_status_code=400)
 @bp.response(200, description="Every subscription, URLs redacted.")
+@bp.alt_response(401, description="Missing or wrong admin token.")
+@bp.alt_response(403, description="The admin API is off (GAPCAST_ADMIN_TOKEN is not set).")
 def list_subscriptions(_query: dict[str, Any]) -> Response:
     """Subscriptions."""
     require_admin()
@@ -66,6 +70,8 @@ def list_subscriptions(_query: dict[str, Any]) -> Response:
 @bp.route("/subscriptions/<sub_id>", methods=["DELETE"])
 @bp.response(200, description="Deleted.")
 @bp.alt_response(404, description="No such subscription.")
+@bp.alt_response(401, description="Missing or wrong admin token.")
+@bp.alt_response(403, description="The admin API is off (GAPCAST_ADMIN_TOKEN is not set).")
 def delete_subscription(sub_id: str) -> Response:
     """Unsubscribe."""
     require_admin()
@@ -77,6 +83,8 @@ def delete_subscription(sub_id: str) -> Response:
 @bp.route("/deliveries", methods=["GET"])
 @bp.arguments(DeliveriesQuery(), location="query", as_kwargs=True, error_status_code=400)
 @bp.response(200, description="Recent deliveries, newest first, dead letters included.")
+@bp.alt_response(401, description="Missing or wrong admin token.")
+@bp.alt_response(403, description="The admin API is off (GAPCAST_ADMIN_TOKEN is not set).")
 def list_deliveries(limit: int, status: str | None) -> Response:
     """Deliveries with their status, attempts and last error."""
     require_admin()

@@ -28,6 +28,7 @@ class TrackQuery(Schema):
 @bp.arguments(TrackQuery(), location="query", as_kwargs=True, error_status_code=400)
 @bp.response(200, description="Per domain and pooled: MAE and 80% coverage at 3/6/12 months, the catch-up "
                               "probabilities' Brier score against the base rate, and every forecast behind them.")
+@bp.alt_response(404, description="Unknown domain.")
 def track_record_view(domain: str | None, source: str) -> Response:
     """How gapcast's past domain forecasts did: each forecast (made from the data of date `made`) against the
     domain's series as it stands now. `backtest` entries are the engine's backtest cut-offs, labelled as such;
