@@ -707,6 +707,11 @@ def test_subscription_api_errors(make_api: Callable[..., FlaskClient]) -> None:
     off = make_api(admin_token=None)
     assert off.get("/v1/subscriptions", headers=AUTH).status_code == 403
     assert off.get("/v1/deliveries", headers=AUTH).status_code == 403
+    # the token comes first: without it, a bad parameter or an unknown id says nothing about the API
+    assert api.get("/v1/deliveries?status=bogus").status_code == 401
+    assert api.get("/v1/subscriptions?page=2").status_code == 401
+    assert api.delete("/v1/subscriptions/nope").status_code == 401
+    assert off.get("/v1/deliveries?status=bogus").status_code == 403
 
 
 def test_subscription_api_create_list_delete(make_api: Callable[..., FlaskClient], httpserver: HTTPServer) -> None:

@@ -16,6 +16,9 @@ from service.views.params import Blueprint, NoQuery
 from service.views.releases import require_admin
 
 bp = Blueprint("alerts", __name__, url_prefix="/v1", description="Alert subscriptions and deliveries (admin).")
+# The token is checked before anything else, query parameters included: an unauthenticated caller learns
+# nothing about what a valid request looks like.
+bp.before_request(require_admin)
 
 SUBSCRIPTION_DOC = {"required": True, "content": {"application/json": {"schema": {
     "type": "object", "required": ["kind", "url"], "properties": {
@@ -37,7 +40,6 @@ class DeliveriesQuery(Schema):
 @bp.alt_response(403, description="The admin API is off (GAPCAST_ADMIN_TOKEN is not set).")
 def create_subscription() -> Response:
     """Subscribe a channel to events."""
-    require_admin()
     try:
         body = load_json(json_body())
     except DuplicateKeys as exc:
@@ -63,7 +65,6 @@ def create_subscription() -> Response:
 @bp.alt_response(403, description="The admin API is off (GAPCAST_ADMIN_TOKEN is not set).")
 def list_subscriptions(_query: dict[str, Any]) -> Response:
     """Subscriptions."""
-    require_admin()
     return json_response({"subscriptions": [s.public() for s in subscriptions.list_all(store())]})
 
 
@@ -74,7 +75,6 @@ def list_subscriptions(_query: dict[str, Any]) -> Response:
 @bp.alt_response(403, description="The admin API is off (GAPCAST_ADMIN_TOKEN is not set).")
 def delete_subscription(sub_id: str) -> Response:
     """Unsubscribe."""
-    require_admin()
     if not subscriptions.delete(store(), sub_id):
         raise NotFound(f"no subscription {sub_id!r}", [{"field": "subscription", "message": "unknown id"}])
     return json_response({"deleted": sub_id})
@@ -87,5 +87,4 @@ def delete_subscription(sub_id: str) -> Response:
 @bp.alt_response(403, description="The admin API is off (GAPCAST_ADMIN_TOKEN is not set).")
 def list_deliveries(limit: int, status: str | None) -> Response:
     """Deliveries with their status, attempts and last error."""
-    require_admin()
     return json_response({"deliveries": deliveries.recent(store(), limit, status)})
