@@ -86,15 +86,16 @@ def model_dict(mid: str, day: str, access: str, org: str = "Org", aliases: tuple
 
 
 def make_snapshot(benchmarks: list[dict[str, Any]], models: list[dict[str, Any]],
-                  scores: list[tuple[str, str, float]], exclusions: list[dict[str, Any]] | None = None) -> bytes:
-    """A gzip'd snapshot in the shipped format, from small hand-built parts."""
+                  scores: list[tuple[str, str, float]], exclusions: list[dict[str, Any]] | None = None,
+                  retrieved_at: str = "2026-01-01") -> bytes:
+    """A gzip'd snapshot in the shipped format, from small hand-built parts captured on ``retrieved_at``."""
     doc = {
         "schema": 1,
         "built_from": [{"id": "test", "name": "test data"}],
         "benchmarks": benchmarks,
         "models": models,
         "score_fields": ["model", "benchmark", "value", "stderr", "source", "retrieved_at"],
-        "scores": [[m, b, v, None, "test", "2026-01-01"] for m, b, v in scores],
+        "scores": [[m, b, v, None, "test", retrieved_at] for m, b, v in scores],
         "exclusions": exclusions or [],
     }
     return gzip.compress(json.dumps(doc).encode(), mtime=0)

@@ -12,6 +12,7 @@ from forecasts.records.canonical import InvalidInput
 from forecasts.storage import keys
 from forecasts.storage.ingest import load_records, load_snapshot, rebuild
 from forecasts.storage.store import ConcurrentRefresh, Store, generation_seq
+from tests.conftest import bench_dict, make_snapshot, model_dict
 
 HEADER = "model,organization,release_date,access,benchmark,score,stderr,source\n"
 
@@ -218,3 +219,24 @@ def test_raw_history_is_capped_and_unchanged_loads_add_nothing(store: Store, sma
                  "csv", "again.csv")  # nothing new: no generation, no raw payload
     kept = store.raw_payloads("canonical")
     assert len(kept) == 3 and kept[0][0]["origin"] == "34.csv"
+
+
+def test_reloading_a_snapshot_keeps_a_score_observed_after_it(store: Store, small_snapshot: bytes,
+                                                              small_domains: dict[str, Domain]) -> None:
+    """A snapshot is a dated capture: reloading it must not turn back a score a later push (or pull) changed,
+    while a snapshot captured after the stored value replaces it (the newer observation wins)."""
+    load_snapshot(store, small_domains, small_snapshot, "bundled")
+    push = (b'[{"model": "open-2", "organization": "OpenCo", "release_date": "2025-01-20", "access": "open", '
+            b'"benchmark": "code-a", "score": 66.5, "source": "lab correction"}]')
+    load_records(store, small_domains, push, "json", "push", source="releases")  # first seen at FIXED_NOW
+
+    again = load_snapshot(store, small_domains, small_snapshot, "bundled, reloaded")
+    kept = store.read_dataset(store.require_generation()).scores[("code-a", "open-2")]
+    assert (kept.value, kept.source) == (66.5, "lab correction")
+    assert not again.changed, "the reload rewrote the pushed score"
+
+    newer = make_snapshot(  # the same data captured after the push: its value is the newer observation
+        [bench_dict("code-a")], [model_dict("open-2", "2025-01-20", "open", "OpenCo")],
+        [("open-2", "code-a", 61.0)], [], retrieved_at="2026-12-01")
+    load_snapshot(store, small_domains, newer, "newer capture")
+    assert store.read_dataset(store.require_generation()).scores[("code-a", "open-2")].value == 61.0

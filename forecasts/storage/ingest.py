@@ -102,7 +102,7 @@ def load_snapshot(store: Store, domains: dict[str, Domain], raw: bytes, origin: 
             merged.models[m_id] = model
         for pair, score in snap.data.scores.items():
             old = merged.scores.get(pair)
-            score = merge_histories(old, score)  # rating boards a live pull added are kept (Arena)
+            score = _snapshot_score(old, score)
             if not stats.count(old, score) and old is not None and old.first_seen \
                     and (not score.first_seen or old.first_seen < score.first_seen):
                 score = replace(score, first_seen=old.first_seen)  # unchanged: seen since the earlier time
@@ -114,6 +114,16 @@ def load_snapshot(store: Store, domains: dict[str, Domain], raw: bytes, origin: 
     result = _commit(store, domains, apply, origin, snap.exclusions, raw=("snapshot", raw))
     result.merges = list(snap.merges)
     return result
+
+
+def _snapshot_score(old: Score | None, new: Score) -> Score:
+    """What a snapshot load stores for one (benchmark, model): a snapshot is a dated capture, so it never
+    turns back what was observed after it. Rating histories (Arena) merge, keeping the boards live pulls
+    added (:func:`merge_histories`); any other stored score first seen after the snapshot's (a later pull, a
+    pushed correction) is kept, and a snapshot captured later replaces it."""
+    if old is not None and not (old.history and new.history) and old.first_seen > new.first_seen:
+        return old
+    return merge_histories(old, new)
 
 
 def _fold_former_ids(merged: Dataset, snap: Dataset, stats: MergeStats) -> None:
