@@ -119,9 +119,11 @@ def load_snapshot(store: Store, domains: dict[str, Domain], raw: bytes, origin: 
 def _snapshot_score(old: Score | None, new: Score) -> Score:
     """What a snapshot load stores for one (benchmark, model): a snapshot is a dated capture, so it never
     turns back what was observed after it. Rating histories (Arena) merge, keeping the boards live pulls
-    added (:func:`merge_histories`); any other stored score first seen after the snapshot's (a later pull, a
-    pushed correction) is kept, and a snapshot captured later replaces it."""
-    if old is not None and not (old.history and new.history) and old.first_seen > new.first_seen:
+    added (:func:`merge_histories`); any other stored value first seen after the snapshot's (a later pull, a
+    pushed correction) is kept, and a snapshot captured later replaces it. The same value is one observation:
+    the snapshot's is stored, and the caller keeps the earlier `first_seen`."""
+    if old is not None and not (old.history and new.history) and (old.value, old.stderr) != (new.value, new.stderr) \
+            and old.first_seen > new.first_seen:
         return old
     return merge_histories(old, new)
 
