@@ -300,8 +300,8 @@ def _coverage_cells(cal: Calibrated) -> dict[str, dict[tuple[str, int], float]]:
         r = cal.rows[i]
         a = r.actual.get((metric, h))
         if a is not None:
-            part = bt.half_of(r.target) if r.kind == "domain" else r.half
-            hits[part if r.kind == "benchmark" else f"domain {part}"][(metric, h)].append(lo <= a <= hi)
+            part = r.half if r.kind == "benchmark" else f"domain {bt.half_of(r.target)}"
+            hits[part][(metric, h)].append(lo <= a <= hi)
     return {part: {k: float(np.mean(v)) for k, v in cells.items()} for part, cells in hits.items()}
 
 

@@ -139,6 +139,24 @@ def with_credit(doc: bytes, publishers: list[dict[str, str]] | None = None) -> b
     return b'{"credit":' + credit + sep + rest
 
 
+def page_response(rows: list[dict[str, Any]], offset: int, limit: int, version: tuple[str, str], fmt: str, *,
+                  name: str, columns: Sequence[str]) -> Response:
+    """One page of ``rows`` (``offset``, ``limit``) as JSON (``name``: the list's member, with ``total`` and
+    ``next_offset``) or CSV (``columns``, file ``<name>.csv``), with `Link` to the next and previous pages."""
+    gen, tag = version
+    page = rows[offset: offset + limit]
+    if fmt == "csv":
+        resp = csv_response(page, columns, tag, f"{name}.csv")
+    else:
+        nxt = offset + limit if offset + limit < len(rows) else None
+        resp = json_response({"generation": gen, "total": len(rows), "offset": offset, "limit": limit,
+                              "next_offset": nxt, name: page}, tag)
+    link = page_links(len(rows), offset, limit)
+    if link:
+        resp.headers.add("Link", link)
+    return resp
+
+
 def page_links(total: int, offset: int, limit: int) -> str | None:
     """RFC 8288 `Link` value for a limit/offset page: rel="next" while rows remain, rel="prev" after the first
     page; the current URL with `offset` replaced (other query parameters kept). None when neither applies."""

@@ -17,7 +17,7 @@ from flask import Response, request
 from forecasts.records.organisations import country_of
 from forecasts.storage import keys
 from service.errors import NotFound
-from service.http import csv_response, current, etag_matches, json_response, not_modified, page_links, store
+from service.http import current, etag_matches, json_response, not_modified, page_response, store
 from service.views.params import Blueprint, ModelsQuery, NoQuery
 
 bp = Blueprint("models", __name__, url_prefix="/v1/models", description="Canonical models.")
@@ -43,17 +43,7 @@ def list_models(format: str, access: str | None, organization: str | None, since
     models = [_with_country(json.loads(raw)) for raw in store().r.hvals(keys.gen_models(gen))]
     rows = [m for m in models if _keep(m, access, organization, since)]
     rows.sort(key=lambda m: (m["release_date"], m["id"]), reverse=True)
-    page = rows[offset : offset + limit]
-    if format == "csv":
-        resp = csv_response(page, COLUMNS, tag, "models.csv")
-    else:
-        nxt = offset + limit if offset + limit < len(rows) else None
-        resp = json_response({"generation": gen, "total": len(rows), "offset": offset, "limit": limit,
-                              "next_offset": nxt, "models": page}, tag)
-    link = page_links(len(rows), offset, limit)
-    if link:
-        resp.headers.add("Link", link)
-    return resp
+    return page_response(rows, offset, limit, (gen, tag), format, name="models", columns=COLUMNS)
 
 
 @bp.route("/<model_id>")

@@ -12,7 +12,7 @@ from marshmallow import fields, validate
 from forecasts.storage import keys
 from service.credit import provider_of_source
 from service.errors import BadRequest
-from service.http import csv_response, current, etag_matches, json_response, not_modified, page_links, store
+from service.http import current, etag_matches, not_modified, page_response, store
 from service.views.params import NO_CONTROL_CHARS, Blueprint, FormatQuery, IsoDate
 
 bp = Blueprint("scores", __name__, url_prefix="/v1/scores", description="Raw per-model scores.")
@@ -47,18 +47,8 @@ def list_scores(format: str, benchmark: str | None, model: str | None, since: da
     gen, tag = current()
     if etag_matches(tag):
         return not_modified(tag)
-    rows = _rows(gen, benchmark, model, since)
-    page = rows[offset: offset + limit]
-    if format == "csv":
-        resp = csv_response(page, COLUMNS, tag, "scores.csv")
-    else:
-        nxt = offset + limit if offset + limit < len(rows) else None
-        resp = json_response({"generation": gen, "total": len(rows), "offset": offset, "limit": limit,
-                              "next_offset": nxt, "scores": page}, tag)
-    link = page_links(len(rows), offset, limit)
-    if link:
-        resp.headers.add("Link", link)
-    return resp
+    return page_response(_rows(gen, benchmark, model, since), offset, limit, (gen, tag), format, name="scores",
+                         columns=COLUMNS)
 
 
 def _rows(gen: str, benchmark: str | None, model: str | None, since: date | None) -> list[dict[str, Any]]:
